@@ -1,0 +1,3 @@
+from learncity.cli import app
+
+app()

@@ -1,0 +1,192 @@
+"""`learncity up`: the database, every service's migrations, the services and the gateway, on one machine."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from learncity.gateway import create_gateway
+from learncity.postgres import DEFAULT_DATABASE, data_dir, ensure_database, start_embedded
+from shared.migrations import upgrade_to_head
+from shared.topology import SERVICES, default_ports, docs_paths
+
+console = Console(stderr=True)
+
+
+@dataclass
+class Database:
+    url: str
+    embedded: bool
+    fresh: bool
+    handle: Any = field(default=None, repr=False)
+
+
+async def prepare_database() -> Database:
+    """`DATABASE_URL` when set; otherwise the embedded server in `LEARNCITY_DATA_DIR`."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        url, created = await ensure_database(configured, _database_name(configured))
+        return Database(url=url, embedded=False, fresh=created)
+    pgdata = data_dir() / "pg"
+    with _step("Starting embedded PostgreSQL" + ("" if (pgdata / "PG_VERSION").exists() else " (first start: initdb)")):
+        handle = await asyncio.to_thread(start_embedded, pgdata)
+    url, created = await ensure_database(handle.get_uri(), DEFAULT_DATABASE)
+    return Database(url=url, embedded=True, fresh=created, handle=handle)
+
+
+def _database_name(url: str) -> str:
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    return name or DEFAULT_DATABASE
+
+
+def migrate_all(url: str) -> None:
+    for service in SERVICES:
+        with _step(f"Migrating {service}"):
+            upgrade_to_head(service, url)
+
+
+def service_environment(service: str, database_url: str, ports: dict[str, int]) -> dict[str, str]:
+    """Each service's settings, by its own env prefix; anything already in the environment wins."""
+    prefix = service.upper() + "_"
+    local = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    wanted = {
+        prefix + "DATABASE_URL": database_url,
+        prefix + "ORGS_URL": local["orgs"],
+        prefix + "LOG_JSON": "false",
+        prefix + "TRUST_FORWARDED_FOR": "true",
+        "ORGS_JWT_KEY_FILE": str(data_dir() / "orgs-jwt-ed25519.pem"),
+        "CATALOG_BOOKING_URL": local["booking"],
+        "BOOKING_CATALOG_URL": local["catalog"],
+    }
+    return {**wanted, **os.environ}
+
+
+@contextlib.contextmanager
+def _step(label: str) -> Iterator[None]:
+    started = time.perf_counter()
+    with console.status(label + "..."):
+        yield
+    console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f}s)")
+
+
+class _Gateway(uvicorn.Server):
+    # The runner owns signal handling, so Ctrl-C stops the services before the process exits.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _spawn(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "learncity", "serve", service, "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, env=env)
+
+
+async def _wait_ready(ports: dict[str, int], processes: dict[str, subprocess.Popen[bytes]], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = set(ports)
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while pending:
+            for service in sorted(pending):
+                if processes[service].poll() is not None:
+                    raise RuntimeError(f"the {service} service exited with code {processes[service].returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{ports[service]}/readyz")).status_code == 200:
+                        pending.discard(service)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout_s:.0f}s: {', '.join(sorted(pending))}")
+            if pending:
+                await asyncio.sleep(0.1)
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for process in processes.values():
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _summary(host: str, port: int, ports: dict[str, int], database: Database) -> Table:
+    base = f"http://{host}:{port}"
+    table = Table(title="Learning City is up", show_header=True)
+    table.add_column("what")
+    table.add_column("URL")
+    table.add_row("gateway", base)
+    table.add_row("health", f"{base}/healthz")
+    table.add_row("docs (all services)", f"{base}/docs")
+    for service in SERVICES:
+        table.add_row(f"{service} docs", f"{base}{docs_paths(service)[0]}")
+        table.add_row(f"{service} service", f"http://127.0.0.1:{ports[service]}")
+    table.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
+    return table
+
+
+async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] | None = None) -> None:
+    started = time.perf_counter()
+    ports = service_ports or default_ports(port)
+    database = await prepare_database()
+    await asyncio.to_thread(migrate_all, database.url)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    gateway = _Gateway(
+        uvicorn.Config(
+            create_gateway({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    try:
+        with _step("Starting services"):
+            for service in SERVICES:
+                processes[service] = _spawn(service, ports[service], service_environment(service, database.url, ports))
+            await _wait_ready(ports, processes, timeout_s=60)
+        gateway_task = asyncio.create_task(gateway.serve())
+        while not gateway.started:
+            if gateway_task.done():
+                gateway_task.result()
+                raise RuntimeError("the gateway stopped while starting")
+            await asyncio.sleep(0.02)
+        console.print(_summary(host, port, ports, database))
+        console.print(f"Ready in {time.perf_counter() - started:.1f}s. Press Ctrl-C to stop.")
+        await _until_stopped(stop, processes)
+        gateway.should_exit = True
+        await gateway_task
+    finally:
+        _stop(processes)
+        if database.handle is not None:
+            database.handle.cleanup()
+        console.print("Stopped.")
+
+
+async def _until_stopped(stop: asyncio.Event, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Wait for Ctrl-C or SIGTERM; a service dying on its own also stops everything (fail loudly)."""
+    while not stop.is_set():
+        for service, process in processes.items():
+            if process.poll() is not None:
+                console.print(f"[red]The {service} service exited with code {process.returncode}; stopping.[/red]")
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.5)

@@ -1,0 +1,49 @@
+"""The orgs service: people, sign-in, organizations and memberships; issuer of access tokens."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.orgs.auth.endpoints import jwks_router
+from services.orgs.auth.endpoints import router as auth_router
+from services.orgs.keys import SigningKeys
+from services.orgs.organizations.endpoints import router as organizations_router
+from services.orgs.people.endpoints import internal_router
+from services.orgs.people.endpoints import router as people_router
+from services.orgs.settings import OrgsSettings
+from shared.app import ServiceSpec, create_service_app
+from shared.auth import KeySource
+
+
+def create_app(
+    settings: OrgsSettings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or OrgsSettings()
+    signing_keys = SigningKeys(settings)
+
+    def key_source(_: FastAPI) -> KeySource:
+        return signing_keys.verification_keys()
+
+    @asynccontextmanager
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        app.state.signing_keys = signing_keys
+        yield
+
+    spec = ServiceSpec(
+        name="orgs",
+        title="Learning City: orgs",
+        description="People, sign-in (OAuth2 password grant, rotating refresh tokens), organizations and "
+        "their members. Issues the EdDSA access tokens every service verifies against `/.well-known/jwks.json`.",
+        routers=[auth_router, jwks_router, organizations_router, people_router, internal_router],
+        openapi_tags=[
+            {"name": "auth", "description": "Accounts and tokens"},
+            {"name": "organizations", "description": "Community, workplace and other learning organizations"},
+            {"name": "people", "description": "Public profiles"},
+            {"name": "health", "description": "Liveness and readiness"},
+        ],
+        key_source=key_source,
+        resources=resources,
+    )
+    return create_service_app(spec, settings, http_transport=http_transport)

@@ -1,0 +1,69 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, status
+
+from services.orgs.auth import service
+from services.orgs.auth.schemas import MeOut, PersonOut, RefreshIn, RegisterIn, TokenOut
+from services.orgs.dependencies import SettingsDep, SigningKeysDep
+from shared.auth import CurrentPerson
+from shared.db import DatabaseDep, SessionDep
+from shared.errors import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account",
+    operation_id="register",
+    responses=problem_responses(409, 413, 422),
+)
+async def register(body: RegisterIn, session: SessionDep) -> PersonOut:
+    return PersonOut.model_validate(await service.register(session, body))
+
+
+@router.post(
+    "/auth/token",
+    summary="Sign in (OAuth2 password grant)",
+    description="Form fields `username` (the email) and `password`. Repeated failures for one account "
+    "lock it for a while: 429 with `Retry-After`.",
+    operation_id="issueToken",
+    responses=problem_responses(401, 422, 429),
+)
+async def issue_token(
+    username: Annotated[str, Form(min_length=1, max_length=254, description="The account's email")],
+    password: Annotated[str, Form(min_length=1, max_length=128)],
+    session: SessionDep,
+    database: DatabaseDep,
+    keys: SigningKeysDep,
+    settings: SettingsDep,
+) -> TokenOut:
+    return await service.login(session, database, keys, settings, username, password)
+
+
+@router.post(
+    "/auth/refresh",
+    summary="Exchange a refresh token for a new pair",
+    description="Refresh tokens rotate: the one presented stops working. Presenting a used one revokes "
+    "every token of that sign-in.",
+    operation_id="refreshToken",
+    responses=problem_responses(401, 422),
+)
+async def refresh_token(
+    body: RefreshIn, session: SessionDep, database: DatabaseDep, keys: SigningKeysDep, settings: SettingsDep
+) -> TokenOut:
+    return await service.refresh(session, database, keys, settings, body.refresh_token)
+
+
+@router.get("/me", summary="The signed-in person", operation_id="getMe", responses=problem_responses(401))
+async def get_me(principal: CurrentPerson, session: SessionDep) -> MeOut:
+    return await service.me(session, principal)
+
+
+jwks_router = APIRouter(tags=["auth"])
+
+
+@jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens", operation_id="getJwks")
+async def jwks(keys: SigningKeysDep) -> dict[str, Any]:
+    return keys.jwks()

@@ -1,0 +1,127 @@
+import asyncio
+import hashlib
+import math
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from pwdlib import PasswordHash
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orgs.auth.repository import LoginThrottleRepository, PersonRepository, RefreshTokenRepository
+from services.orgs.auth.schemas import MembershipRef, MeOut, RegisterIn, TokenOut
+from services.orgs.keys import SigningKeys
+from services.orgs.models import Person, RefreshToken
+from services.orgs.settings import OrgsSettings
+from shared.auth import Principal
+from shared.db import Database
+from shared.errors import Conflict, TooManyRequests, Unauthorized
+from shared.ids import new_id
+
+# argon2id with argon2-cffi's defaults (t=3, m=64 MiB, p=4): above OWASP's minimum (t=2, m=19 MiB, p=1).
+password_hasher = PasswordHash.recommended()
+# Verified when the email is unknown, so a miss costs as much time as a wrong password.
+_DUMMY_HASH = password_hasher.hash("not-a-real-password-just-for-timing")
+
+
+async def hash_password(password: str) -> str:
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    return await asyncio.to_thread(password_hasher.hash, password)
+
+
+async def register(session: AsyncSession, body: RegisterIn) -> Person:
+    people = PersonRepository(session)
+    if await people.by_email(body.email) is not None:
+        raise Conflict("An account with this email already exists")
+    person = Person(email=body.email, display_name=body.display_name, password_hash=await hash_password(body.password))
+    try:
+        return await people.add(person)
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict("An account with this email already exists") from exc
+
+
+def _hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _issue_tokens(
+    session: AsyncSession, keys: SigningKeys, settings: OrgsSettings, person: Person, family_id: object = None
+) -> TokenOut:
+    now = datetime.now(UTC)
+    refresh_token = secrets.token_urlsafe(32)
+    await RefreshTokenRepository(session).add(
+        RefreshToken(
+            person_id=person.id,
+            family_id=family_id or new_id(),
+            token_hash=_hash_refresh_token(refresh_token),
+            expires_at=now + timedelta(seconds=settings.refresh_token_ttl_s),
+        )
+    )
+    access_token, expires_in = keys.issue_access_token(person.id, list(person.roles))
+    return TokenOut(access_token=access_token, expires_in=expires_in, refresh_token=refresh_token)
+
+
+async def login(
+    session: AsyncSession, database: Database, keys: SigningKeys, settings: OrgsSettings, email: str, password: str
+) -> TokenOut:
+    email_key = email.strip().lower()[:254]
+    now = datetime.now(UTC)
+    locked_until = await LoginThrottleRepository(session).locked_until(email_key, now)
+    if locked_until is not None:
+        raise TooManyRequests(
+            "Too many failed sign-in attempts for this account; try again later",
+            retry_after_s=math.ceil((locked_until - now).total_seconds()),
+        )
+    person = await PersonRepository(session).by_email(email_key)
+    valid, new_hash = await asyncio.to_thread(
+        password_hasher.verify_and_update, password, person.password_hash if person else _DUMMY_HASH
+    )
+    if person is None or not valid:
+        # Recorded in a transaction of its own: this request fails, the count must not.
+        async with database.separate_transaction() as separate:
+            await LoginThrottleRepository(separate).record_failure(
+                email_key,
+                now,
+                window_s=settings.login_failure_window_s,
+                max_failures=settings.login_max_failures,
+                lockout_s=settings.login_lockout_s,
+            )
+        raise Unauthorized("Incorrect email or password")
+    if new_hash is not None:
+        person.password_hash = new_hash
+    await LoginThrottleRepository(session).clear(email_key)
+    return await _issue_tokens(session, keys, settings, person)
+
+
+async def refresh(
+    session: AsyncSession, database: Database, keys: SigningKeys, settings: OrgsSettings, token: str
+) -> TokenOut:
+    now = datetime.now(UTC)
+    tokens = RefreshTokenRepository(session)
+    stored = await tokens.by_hash(_hash_refresh_token(token))
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise Unauthorized("Refresh token is invalid, expired or revoked")
+    if not await tokens.claim(stored.id, now):
+        # A used token came back: it leaked. Revoke its whole family, and keep that even though we fail.
+        async with database.separate_transaction() as separate:
+            await RefreshTokenRepository(separate).revoke_family(stored.family_id, now)
+        raise Unauthorized("Refresh token was already used; every session of this sign-in is revoked")
+    person = await PersonRepository(session).get(stored.person_id)
+    if person is None:
+        raise Unauthorized("Account no longer exists")
+    return await _issue_tokens(session, keys, settings, person, family_id=stored.family_id)
+
+
+async def me(session: AsyncSession, principal: Principal) -> MeOut:
+    people = PersonRepository(session)
+    person = await people.get(principal.person_id)
+    if person is None:
+        raise Unauthorized("Account no longer exists")
+    memberships = await people.memberships(person.id)
+    return MeOut(
+        id=person.id,
+        email=person.email,
+        display_name=person.display_name,
+        memberships=[MembershipRef(organization_id=m.organization_id, role=m.role) for m in memberships],
+        roles=sorted(person.roles),
+    )

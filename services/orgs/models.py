@@ -1,0 +1,109 @@
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import IdMixin, TimestampMixin, service_metadata
+
+SCHEMA = "orgs"
+
+ORGANIZATION_KINDS = (
+    "community",
+    "workplace",
+    "school",
+    "library",
+    "museum",
+    "cultural_center",
+    "enterprise",
+    "nonprofit",
+    "government",
+)
+MEMBER_ROLES = ("owner", "admin", "coordinator", "member")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class OrgsBase(DeclarativeBase):
+    metadata = service_metadata(SCHEMA)
+
+
+class Person(IdMixin, TimestampMixin, OrgsBase):
+    __tablename__ = "people"
+    __table_args__ = (
+        Index("uq_people_email_lower", func.lower(text("email")), unique=True),
+        CheckConstraint("char_length(display_name) BETWEEN 1 AND 100", name="display_name_length"),
+    )
+
+    email: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(Text)
+    # Platform roles, e.g. "operator" (granted from the command line only).
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"), default=list)
+
+
+class Organization(IdMixin, TimestampMixin, OrgsBase):
+    __tablename__ = "organizations"
+    __table_args__ = (CheckConstraint(_in("kind", ORGANIZATION_KINDS), name="kind_known"),)
+
+    name: Mapped[dict[str, str]] = mapped_column(JSONB)
+    kind: Mapped[str] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    created_by: Mapped[UUID | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Lowercased names in every language, for `q` search.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class Membership(TimestampMixin, OrgsBase):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint(_in("role", MEMBER_ROLES), name="role_known"),
+        Index("ix_memberships_person_id", "person_id"),
+    )
+
+    organization_id: Mapped[UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class RefreshToken(IdMixin, TimestampMixin, OrgsBase):
+    """Opaque refresh tokens, stored as SHA-256 hashes. Rotation keeps one family per login;
+    presenting a used token revokes the whole family (it was stolen or replayed)."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family_id", "family_id"),)
+
+    person_id: Mapped[UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    family_id: Mapped[UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(OrgsBase):
+    """Failed password attempts per account (keyed by lowercased email, known or not)."""
+
+    __tablename__ = "login_throttle"
+
+    email_key: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+metadata = OrgsBase.metadata

@@ -1,0 +1,63 @@
+from uuid import UUID
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from services.orgs.auth.repository import PersonRepository
+from services.orgs.auth.schemas import MembershipRef
+from services.orgs.dependencies import OrganizationDep
+from services.orgs.models import Membership
+from services.orgs.people.schemas import MemberRef, PersonMemberships, PersonPublic
+from shared.auth import CurrentPerson
+from shared.clients import InternalCaller
+from shared.db import SessionDep
+from shared.errors import NotFound, problem_responses
+
+router = APIRouter(prefix="/v1/people", tags=["people"])
+
+
+@router.get(
+    "/{person_id}",
+    summary="A person's public profile",
+    operation_id="getPerson",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_person(person_id: UUID, _: CurrentPerson, session: SessionDep) -> PersonPublic:
+    person = await PersonRepository(session).get(person_id)
+    if person is None:
+        raise NotFound("Person not found")
+    return PersonPublic.model_validate(person)
+
+
+# Service-to-service only: not under /v1, so the public gateway never routes it.
+internal_router = APIRouter(
+    prefix="/internal/v1", tags=["internal"], dependencies=[InternalCaller], include_in_schema=False
+)
+
+
+@internal_router.get(
+    "/people/{person_id}/memberships", summary="Current memberships of a person", operation_id="internalMemberships"
+)
+async def person_memberships(person_id: UUID, session: SessionDep) -> PersonMemberships:
+    people = PersonRepository(session)
+    person = await people.get(person_id)
+    if person is None:
+        raise NotFound("Person not found")
+    memberships = await people.memberships(person_id)
+    return PersonMemberships(
+        person_id=person_id,
+        roles=sorted(person.roles),
+        memberships=[MembershipRef(organization_id=m.organization_id, role=m.role) for m in memberships],
+    )
+
+
+@internal_router.get(
+    "/organizations/{organization_id}/members",
+    summary="Every member id of an organization",
+    operation_id="internalOrganizationMembers",
+)
+async def organization_members(organization: OrganizationDep, session: SessionDep) -> list[MemberRef]:
+    rows = await session.execute(
+        select(Membership.person_id, Membership.role).where(Membership.organization_id == organization.id)
+    )
+    return [MemberRef(person_id=person_id, role=role) for person_id, role in rows.all()]

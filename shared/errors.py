@@ -1,0 +1,211 @@
+"""One error hierarchy for every service, rendered as RFC 9457 problem details."""
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:learncity:problem:"
+
+logger = structlog.get_logger(__name__)
+
+
+class FieldProblem(BaseModel):
+    pointer: str = Field(description="JSON pointer to the offending input, e.g. `/body/email` or `/query/limit`")
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=[f"{PROBLEM_TYPE_BASE}not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["Session not found"])
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+    model_config = {"extra": "allow"}
+
+
+class AppError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.detail = detail or HTTPStatus(self.status).phrase
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        super().__init__(self.detail)
+
+
+class BadRequest(AppError):
+    status = 400
+    slug = "bad-request"
+
+
+class Unauthorized(AppError):
+    status = 401
+    slug = "unauthorized"
+
+    def __init__(self, detail: str = "Missing or invalid bearer token", **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+
+
+class Unprocessable(AppError):
+    status = 422
+    slug = "validation-error"
+
+    def __init__(self, detail: str, *, pointer: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        if pointer is not None:
+            self.extra["errors"] = [{"pointer": pointer, "detail": detail}]
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers["Retry-After"] = str(max(1, retry_after_s))
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 5, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers["Retry-After"] = str(max(1, retry_after_s))
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_CONTENT_TYPE)
+
+
+def pointer_for(location: Sequence[str | int]) -> str:
+    """`("body", "seats")` -> `/body/seats`, escaped per RFC 6901."""
+    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in location)
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    return [
+        {"pointer": pointer_for(error.get("loc", ())), "detail": str(error.get("msg", "invalid"))} for error in errors
+    ]
+
+
+async def _app_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers, extra=exc.extra)
+
+
+async def _http_exception_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers, extra=getattr(exc, "extra", None))
+
+
+async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc.errors())
+    detail = "; ".join(f"{e['pointer']}: {e['detail']}" for e in errors[:5]) or "Invalid request"
+    return problem_response(422, detail, slug="validation-error", extra={"errors": errors})
+
+
+# asyncpg SQLSTATEs that mean the input could not be stored (NUL bytes, bad encodings, out-of-range numbers).
+_INPUT_SQLSTATES = {"22021", "22P05", "22003", "22001", "22007", "22008"}
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    if sqlstate in _INPUT_SQLSTATES:
+        return problem_response(422, "The input contains a value that cannot be stored", slug="validation-error")
+    if isinstance(exc, OperationalError) or exc.connection_invalidated or sqlstate in {"57P01", "57P03", "08006"}:
+        logger.warning("database_unavailable", path=request.url.path, error=str(exc.orig))
+        return problem_response(503, "The database is unavailable; try again shortly", headers={"Retry-After": "2"})
+    return await _unexpected_handler(request, exc)
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(500, "An unexpected error occurred; it has been logged", slug="internal-error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(DBAPIError, _database_error_handler)
+    app.add_exception_handler(OSError, _database_error_handler_os)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+
+async def _database_error_handler_os(request: Request, exc: Exception) -> JSONResponse:
+    # Connection refused / reset while the database restarts.
+    logger.warning("dependency_unreachable", path=request.url.path, error=str(exc))
+    return problem_response(503, "A dependency is unreachable; try again shortly", headers={"Retry-After": "2"})
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring problem+json bodies for the given statuses."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "model": Problem,
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,123 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs throughput and breaks streaming)."""
+
+import time
+from contextvars import ContextVar
+from urllib.parse import parse_qsl
+
+import structlog
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import problem_response
+from shared.ids import new_id
+
+REQUEST_ID_HEADER = "x-request-id"
+# The current request's id, so outgoing service calls carry it along.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+access_log = structlog.get_logger("access")
+
+
+class RequestContextMiddleware:
+    """Takes or makes an `X-Request-ID`, binds it to logs, echoes it, and writes one access line."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else str(new_id())
+        token = request_id_var.set(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+            request_id_var.reset(token)
+
+
+class InputGuardMiddleware:
+    """Rejects oversized bodies (413) and NUL characters in the query string (422) before any handler runs.
+
+    NUL bytes in JSON bodies are rejected by `shared.schemas.Input`; form bodies are checked here.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                errors = [{"pointer": "/query/" + name.replace("\x00", ""), "detail": _NUL_DETAIL}]
+                response = problem_response(422, _NUL_DETAIL, slug="validation-error", extra={"errors": errors})
+                await response(scope, receive, send)
+                return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        is_form = headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded")
+        received = 0
+        form_parts: list[bytes] = []
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > self.max_body_bytes:
+                    raise RejectedInput(413, f"The request body exceeds {self.max_body_bytes} bytes")
+                if is_form:
+                    form_parts.append(chunk)
+                    if not message.get("more_body") and _form_has_nul(b"".join(form_parts)):
+                        raise RejectedInput(422, _NUL_DETAIL, pointer="/body")
+            return message
+
+        await self.app(scope, guarded_receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"The request body exceeds {self.max_body_bytes} bytes"
+        await problem_response(413, detail, slug="payload-too-large")(scope, receive, send)
+
+
+_NUL_DETAIL = "NUL characters are not allowed"
+
+
+class RejectedInput(HTTPException):
+    """Raised while the body streams in; an HTTPException so FastAPI's body parsing passes it through."""
+
+    def __init__(self, status_code: int, detail: str, *, pointer: str | None = None) -> None:
+        super().__init__(status_code, detail)
+        self.extra = {"errors": [{"pointer": pointer, "detail": detail}]} if pointer else {}
+
+
+def _form_has_nul(body: bytes) -> bool:
+    return any("\x00" in k or "\x00" in v for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True))
