@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from shared.events.tables import EventTables
 from shared.topology import DEFAULT_GATEWAY_PORT, SERVICES
 
 app = typer.Typer(
@@ -115,3 +116,68 @@ def _ask() -> str:
         if len(password) >= 10:
             return password
         typer.echo("Too short.")
+
+
+def _event_tables() -> dict[str, EventTables]:
+    import importlib
+
+    tables: dict[str, EventTables] = {}
+    for service in SERVICES:
+        models = importlib.import_module(f"services.{service}.models")
+        if hasattr(models, "event_tables"):
+            tables[service] = models.event_tables
+    return tables
+
+
+@app.command()
+def events(
+    retry: Annotated[bool, typer.Option("--retry", help="Queue every failed delivery again")] = False,
+) -> None:
+    """List event deliveries that failed after every attempt (dead letters), or retry them."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from learncity.devrunner import prepare_database
+    from shared.db import async_url
+    from shared.events.admin import failed_deliveries, retry_failed
+
+    async def run() -> None:
+        database = await prepare_database()
+        engine = create_async_engine(async_url(database.url))
+        table = Table("service", "event", "type", "subscriber", "attempts", "last error", title="Failed deliveries")
+        try:
+            async with async_sessionmaker(engine).begin() as session:
+                for service, tables in _event_tables().items():
+                    if retry:
+                        typer.echo(f"{service}: {await retry_failed(session, tables)} deliveries queued again")
+                        continue
+                    for row in await failed_deliveries(session, tables):
+                        error = (row.last_error or "")[:60]
+                        table.add_row(service, str(row.event_id), row.type, row.subscriber, str(row.attempts), error)
+        finally:
+            await engine.dispose()
+        if not retry:
+            Console().print(table if table.row_count else "No failed deliveries.")
+
+    asyncio.run(run())
+
+
+@app.command()
+def relay(service: ServiceName) -> None:
+    """Run only a service's outbox relay, without its HTTP API (extra replicas are safe: SKIP LOCKED)."""
+    import importlib
+    import os
+
+    _check_service(service)
+    if service not in _event_tables():
+        raise typer.BadParameter(f"{service} publishes no events")
+    os.environ[f"{service.upper()}_RELAY_ENABLED"] = "true"
+    application = importlib.import_module(f"services.{service}.app").create_app()
+
+    async def run() -> None:
+        # The service's lifespan starts its relay; this process serves nothing else.
+        async with application.router.lifespan_context(application):
+            await asyncio.Event().wait()
+
+    asyncio.run(run())

@@ -40,6 +40,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Trust X-Forwarded-For only when a trusted proxy (the gateway) sets it.
     trust_forwarded_for: bool = False
+    # Events: subscriber name -> event type patterns it receives; its URL is the `<name>_url` setting.
+    event_subscriptions: dict[str, list[str]] = {}
+    relay_enabled: bool = True
+    relay_poll_interval_s: float = 1.0
+    relay_batch_size: int = 100
+    relay_max_attempts: int = 10
+    relay_backoff_base_s: float = 0.5
+    relay_backoff_cap_s: float = 60.0
 
     @property
     def is_development(self) -> bool:

@@ -3,7 +3,7 @@ once per run; every table emptied after each test."""
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,15 @@ import pytest
 from fastapi import FastAPI
 
 from learncity.postgres import ensure_database, start_embedded
+from services.booking.app import create_app as create_booking_app
+from services.booking.settings import BookingSettings
+from services.catalog.app import create_app as create_catalog_app
+from services.catalog.settings import CatalogSettings
 from services.orgs.app import create_app as create_orgs_app
 from services.orgs.settings import OrgsSettings
 from shared.migrations import upgrade_to_head
 from shared.topology import SERVICES
+from tests.live import LiveSystem
 from tests.support import InProcessTransport, internal_url
 
 TEST_DATABASE = "learncity_test"
@@ -34,8 +39,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server_url = handle.get_uri()
     url, _ = asyncio.run(ensure_database(server_url, TEST_DATABASE, recreate=True))
     for service in SERVICES:
-        if (Path(__file__).parent.parent / "migrations" / service).exists():
-            upgrade_to_head(service, url)
+        upgrade_to_head(service, url)
     yield url
     if handle is not None:
         handle.cleanup()
@@ -62,7 +66,7 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
         await connection.close()
 
 
-def service_settings(database_url: str, tmp_dir: Path) -> dict[str, Any]:
+def _common_settings(database_url: str) -> dict[str, Any]:
     return {
         "environment": "test",
         "database_url": database_url,
@@ -71,17 +75,29 @@ def service_settings(database_url: str, tmp_dir: Path) -> dict[str, Any]:
         "log_level": "WARNING",
         "db_pool_size": 5,
         "db_max_overflow": 10,
+        # Tests deliver events by hand (`deliver_events`), so every step is deterministic.
+        "relay_enabled": False,
     }
 
 
 @pytest.fixture(scope="session")
-async def apps(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, FastAPI]]:
-    tmp_dir = tmp_path_factory.mktemp("keys")
-    common = service_settings(database_url, tmp_dir)
+def jwt_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys") / "orgs-ed25519.pem"
+
+
+@pytest.fixture(scope="session")
+async def apps(database_url: str, jwt_key_file: Path) -> AsyncIterator[dict[str, FastAPI]]:
+    """Every service in-process; service-to-service calls and event deliveries go through
+    `InProcessTransport`, so they cross the real HTTP layer of the other app."""
+    common = _common_settings(database_url)
     built: dict[str, FastAPI] = {}
     transport = InProcessTransport(built)
-    built["orgs"] = create_orgs_app(
-        OrgsSettings(**common, jwt_key_file=tmp_dir / "orgs.pem", login_max_failures=5), http_transport=transport
+    built["orgs"] = create_orgs_app(OrgsSettings(**common, jwt_key_file=jwt_key_file), http_transport=transport)
+    built["catalog"] = create_catalog_app(
+        CatalogSettings(**common, booking_url=internal_url("booking")), http_transport=transport
+    )
+    built["booking"] = create_booking_app(
+        BookingSettings(**common, catalog_url=internal_url("catalog")), http_transport=transport
     )
     async with AsyncExitStack() as stack:
         for app in built.values():
@@ -94,3 +110,31 @@ async def client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
     """One base URL over every service, as the gateway gives frontends."""
     async with httpx.AsyncClient(transport=InProcessTransport(apps), base_url="http://gateway.test") as client:
         yield client
+
+
+@pytest.fixture
+def deliver_events(apps: dict[str, FastAPI]) -> Callable[[], Awaitable[int]]:
+    """Run every service's relay until no event is pending anywhere; returns how many were delivered."""
+
+    async def deliver() -> int:
+        delivered = 0
+        for _ in range(20):
+            round_total = 0
+            for app in apps.values():
+                relay = getattr(app.state, "relay", None)
+                if relay is not None:
+                    round_total += await relay.run_once()
+            delivered += round_total
+            if round_total == 0:
+                return delivered
+        raise AssertionError("events still pending after 20 relay rounds")
+
+    return deliver
+
+
+@pytest.fixture(scope="session")
+def live_system(database_url: str, jwt_key_file: Path) -> Iterator[LiveSystem]:
+    """The three services as real `learncity serve` processes on free ports (relays running), for tests
+    that need real parallel HTTP. Started once per run, on the same database as everything else."""
+    with LiveSystem.start(database_url, jwt_key_file) as system:
+        yield system

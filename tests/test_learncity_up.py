@@ -22,7 +22,7 @@ def _free_base_port() -> int:
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
+            base: int = probe.getsockname()[1]
         if base > 65000:
             continue
         ports_free = True

@@ -1,6 +1,7 @@
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import service_metadata
+from shared.events.tables import define_event_tables
 
 SCHEMA = "catalog"
 
@@ -10,3 +11,4 @@ class CatalogBase(DeclarativeBase):
 
 
 metadata = CatalogBase.metadata
+event_tables = define_event_tables(metadata)

@@ -1,0 +1,1 @@
+"""Reliable events between services: transactional outbox, relay, idempotent inbox."""

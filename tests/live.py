@@ -1,0 +1,106 @@
+"""The services as real processes (`learncity serve`), reached over real HTTP on loopback."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.topology import SERVICES, owner_of
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RoutingTransport(httpx.AsyncBaseTransport):
+    """Sends each request over real HTTP to the service that owns its path (what the gateway does)."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self._urls = urls
+        self._http = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        service = owner_of(request.url.path)
+        if service is None:
+            return httpx.Response(404)
+        target = httpx.URL(self._urls[service])
+        request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+        request.headers["host"] = f"{target.host}:{target.port}"
+        return await self._http.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+@dataclass
+class LiveSystem:
+    urls: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def client(self, timeout_s: float = 30.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=RoutingTransport(self.urls), base_url="http://live.test", timeout=timeout_s)
+
+    def start_service(self, service: str) -> None:
+        port = httpx.URL(self.urls[service]).port
+        command = [sys.executable, "-m", "learncity", "serve", service, "--host", "127.0.0.1", "--port", str(port)]
+        self.processes[service] = subprocess.Popen(command, env=self.environment)
+
+    def stop_service(self, service: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        process = self.processes.pop(service)
+        process.send_signal(sig)
+        process.wait(20)
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for service in self.processes:
+            while True:
+                assert self.processes[service].poll() is None, f"{service} exited"
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(self.urls[service] + "/readyz", timeout=1).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, f"{service} not ready"
+                time.sleep(0.1)
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, database_url: str, jwt_key_file: Path) -> Iterator["LiveSystem"]:
+        urls = {service: f"http://127.0.0.1:{free_port()}" for service in SERVICES}
+        environment = dict(os.environ)
+        for service in SERVICES:
+            prefix = service.upper() + "_"
+            environment |= {
+                prefix + "ENVIRONMENT": "test",
+                prefix + "DATABASE_URL": database_url,
+                prefix + "ORGS_URL": urls["orgs"],
+                prefix + "LOG_LEVEL": "WARNING",
+                prefix + "RELAY_POLL_INTERVAL_S": "0.5",
+            }
+        environment |= {
+            "ORGS_JWT_KEY_FILE": str(jwt_key_file),
+            "CATALOG_BOOKING_URL": urls["booking"],
+            "BOOKING_CATALOG_URL": urls["catalog"],
+            # Load tests race hundreds of people; the abuse limits are raised as the contract allows.
+            "BOOKING_RATE_PER_MINUTE": "100000",
+            "BOOKING_MAX_ACTIVE_PER_PERSON": "1000",
+        }
+        system = cls(urls=urls, environment=environment)
+        try:
+            for service in SERVICES:
+                system.start_service(service)
+            system.wait_ready()
+            yield system
+        finally:
+            for service in list(system.processes):
+                system.stop_service(service)
