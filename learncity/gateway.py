@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from shared.docs import combined_docs_html
 from shared.errors import problem_response
-from shared.topology import SERVICES, docs_paths, owner_of
+from shared.topology import SERVICES, owner_of
 
 # Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
 _HOP_BY_HOP = {
@@ -79,13 +80,7 @@ def create_gateway(upstreams: Mapping[str, str], *, timeout_s: float = 30.0) -> 
         return JSONResponse({"status": "ok" if status == 200 else "degraded", "services": results}, status)
 
     async def docs_index(_: Request) -> HTMLResponse:
-        links = "".join(
-            f'<li><a href="{docs_paths(s)[0]}">{s}</a> (<a href="{docs_paths(s)[1]}">OpenAPI</a>)</li>'
-            for s in SERVICES
-        )
-        return HTMLResponse(
-            f"<!doctype html><title>Learning City API</title><h1>Learning City API</h1><ul>{links}</ul>"
-        )
+        return HTMLResponse(combined_docs_html())
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

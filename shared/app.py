@@ -6,20 +6,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import structlog
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from shared.auth import KeySource, RemoteJwks, TokenVerifier
 from shared.clients import new_http_client
 from shared.db import Database
+from shared.docs import OFFLINE_ASSETS
 from shared.errors import install_error_handlers, problem_response
 from shared.logging import configure_logging
+from shared.metrics import Metrics
 from shared.middleware import InputGuardMiddleware, RequestContextMiddleware
 from shared.migrations import current_revision, head_revision
 from shared.settings import ServiceSettings
 from shared.topology import docs_paths
+
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,24 @@ def create_service_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.metrics = metrics = Metrics(spec.name)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service=spec.name)
+    app.add_middleware(RequestContextMiddleware, service=spec.name, metrics=metrics)
     for router in spec.routers:
         app.include_router(router)
 
     _install_docs(app, spec)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        relay = getattr(app.state, "relay", None)
+        if relay is not None:
+            try:
+                for status, count in (await relay.backlog()).items():
+                    metrics.outbox.labels(status).set(count)
+            except Exception:  # noqa: BLE001 - a scrape must not fail because the database blinked
+                logger.warning("outbox_backlog_unavailable")
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="Liveness", operation_id=f"{spec.name}_healthz")
     async def healthz() -> dict[str, str]:
@@ -108,8 +127,13 @@ def create_service_app(
 
 
 def _install_docs(app: FastAPI, spec: ServiceSpec) -> None:
-    """Docs at `/docs` (own port) and at `/docs/<service>` (unique, so the gateway routes it by path)."""
+    """Swagger UI and ReDoc with bundled assets (no CDN: works in intranets without internet access).
+
+    Served at `/docs` (own port) and under `/docs/<service>` (unique, so the gateway routes it by path).
+    """
     named_docs, named_spec = docs_paths(spec.name)
+    assets = f"{named_docs}/static"
+    app.mount(assets, StaticFiles(directory=OFFLINE_ASSETS), name="docs-assets")
 
     @app.get(named_spec, include_in_schema=False)
     async def named_openapi() -> JSONResponse:
@@ -119,7 +143,9 @@ def _install_docs(app: FastAPI, spec: ServiceSpec) -> None:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{spec.title} API",
-            init_oauth={"usePkceWithAuthorizationCodeGrant": False},
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
         )
 
@@ -130,3 +156,13 @@ def _install_docs(app: FastAPI, spec: ServiceSpec) -> None:
     @app.get(named_docs, include_in_schema=False)
     async def gateway_docs() -> HTMLResponse:
         return swagger(named_spec)
+
+    @app.get(f"{named_docs}/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=named_spec,
+            title=f"{spec.title} API",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
+            with_google_fonts=False,
+        )

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import problem_response
 from shared.ids import new_id
+from shared.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 # The current request's id, so outgoing service calls carry it along.
@@ -21,9 +22,10 @@ access_log = structlog.get_logger("access")
 class RequestContextMiddleware:
     """Takes or makes an `X-Request-ID`, binds it to logs, echoes it, and writes one access line."""
 
-    def __init__(self, app: ASGIApp, *, service: str) -> None:
+    def __init__(self, app: ASGIApp, *, service: str, metrics: Metrics) -> None:
         self.app = app
         self.service = service
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,12 +49,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            # Label by route template (`/v1/sessions/{session_id}`), never the raw path: bounded cardinality.
+            template = getattr(route, "path", "unmatched")
+            self.metrics.observe(scope["method"], template, status, elapsed)
             access_log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
             request_id_var.reset(token)

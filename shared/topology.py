@@ -36,6 +36,6 @@ def owner_of(path: str) -> str | None:
         return None
     for service in SERVICES:
         docs, spec = docs_paths(service)
-        if path in (docs, spec) or path in EXTRA_PATHS.get(service, ()):
+        if path in (docs, spec) or path.startswith(docs + "/") or path in EXTRA_PATHS.get(service, ()):
             return service
     return None

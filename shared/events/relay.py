@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from shared.clients import INTERNAL_SECRET_HEADER
 from shared.db import Database
@@ -66,6 +66,15 @@ class Relay:
         self._listen_dsn = listen_dsn
         self._policy = policy
         self._wake = asyncio.Event()
+
+    async def backlog(self) -> dict[str, int]:
+        """Deliveries by status: the outbox backlog (pending) and dead letters (failed)."""
+        outbox = self._outbox
+        async with self._database.sessionmaker() as session:
+            rows = await session.execute(
+                select(outbox.c.status, func.count()).where(outbox.c.status != "delivered").group_by(outbox.c.status)
+            )
+            return {"pending": 0, "failed": 0} | dict(rows.all())
 
     async def run_once(self) -> int:
         """Claim and deliver one batch of due rows; returns how many were claimed."""
