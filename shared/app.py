@@ -23,6 +23,7 @@ from shared.logging import configure_logging
 from shared.metrics import Metrics
 from shared.middleware import InputGuardMiddleware, RequestContextMiddleware
 from shared.migrations import current_revision, head_revision
+from shared.openapi import install_problem_openapi
 from shared.settings import ServiceSettings
 from shared.topology import docs_paths
 
@@ -79,6 +80,7 @@ def create_service_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_problem_openapi(app)
     app.state.metrics = metrics = Metrics(spec.name)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=spec.name, metrics=metrics)

@@ -200,12 +200,5 @@ async def _database_error_handler_os(request: Request, exc: Exception) -> JSONRe
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries declaring problem+json bodies for the given statuses."""
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "model": Problem,
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
+    """OpenAPI `responses=` entries for the error statuses a route can return (bodies: `shared.openapi`)."""
+    return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
