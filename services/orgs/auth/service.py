@@ -1,4 +1,5 @@
 import asyncio
+import functools
 import hashlib
 import math
 import secrets
@@ -20,8 +21,13 @@ from shared.ids import new_id
 
 # argon2id with argon2-cffi's defaults (t=3, m=64 MiB, p=4): above OWASP's minimum (t=2, m=19 MiB, p=1).
 password_hasher = PasswordHash.recommended()
-# Verified when the email is unknown, so a miss costs as much time as a wrong password.
-_DUMMY_HASH = password_hasher.hash("not-a-real-password-just-for-timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so a miss costs as much time as a wrong password.
+    Made on first use: hashing at import would slow every start."""
+    return password_hasher.hash("not-a-real-password-just-for-timing")
 
 
 async def hash_password(password: str) -> str:
@@ -74,7 +80,7 @@ async def login(
         )
     person = await PersonRepository(session).by_email(email_key)
     valid, new_hash = await asyncio.to_thread(
-        password_hasher.verify_and_update, password, person.password_hash if person else _DUMMY_HASH
+        password_hasher.verify_and_update, password, person.password_hash if person else _dummy_hash()
     )
     if person is None or not valid:
         # Recorded in a transaction of its own: this request fails, the count must not.
