@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -46,8 +47,7 @@ async def prepare_database() -> Database:
 
 
 def _database_name(url: str) -> str:
-    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    return name or DEFAULT_DATABASE
+    return urlsplit(url).path.lstrip("/") or DEFAULT_DATABASE
 
 
 def migrate_all(url: str) -> None:

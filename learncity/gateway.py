@@ -45,9 +45,8 @@ def create_gateway(upstreams: Mapping[str, str], *, timeout_s: float = 30.0) -> 
         if service is None:
             return problem_response(404, f"No service serves {request.url.path}")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-        client_host = request.client.host if request.client else ""
-        forwarded = request.headers.get("x-forwarded-for")
-        headers.append(("x-forwarded-for", f"{forwarded}, {client_host}" if forwarded else client_host))
+        # Overwritten, never appended: the first hop is ours, so a client cannot spoof its address.
+        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
         headers.append(("x-forwarded-proto", request.url.scheme))
         upstream = client.build_request(
             request.method,

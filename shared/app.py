@@ -22,7 +22,7 @@ from shared.errors import install_error_handlers, problem_response
 from shared.logging import configure_logging
 from shared.metrics import Metrics
 from shared.middleware import InputGuardMiddleware, RequestContextMiddleware
-from shared.migrations import current_revision, head_revision
+from shared.migrations import current_revision, head_revision, known_revisions
 from shared.openapi import install_problem_openapi
 from shared.settings import ServiceSettings
 from shared.topology import docs_paths
@@ -51,6 +51,7 @@ def create_service_app(
     """`http_transport` lets tests route service-to-service calls in-process."""
     configure_logging(json=settings.log_json, level=settings.log_level)
     expected_head = head_revision(spec.name)
+    known = known_revisions(spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +84,12 @@ def create_service_app(
     install_problem_openapi(app)
     app.state.metrics = metrics = Metrics(spec.name)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service=spec.name, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=spec.name,
+        metrics=metrics,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
     for router in spec.routers:
         app.include_router(router)
 
@@ -119,11 +125,15 @@ def create_service_app(
             revision = await current_revision(database.engine, spec.name)
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with its reason
             return problem_response(503, f"database unreachable: {type(exc).__name__}", headers={"Retry-After": "2"})
-        if revision != expected_head:
+        # Behind (or unmigrated) is not ready. A revision this code does not know is newer: a rolling update
+        # migrated ahead of this replica, and the expand/contract discipline keeps older code working.
+        if revision is None or (revision in known and revision != expected_head):
             return problem_response(
                 503, f"migrations not at head (at {revision}, head {expected_head})", headers={"Retry-After": "5"}
             )
-        return JSONResponse({"status": "ready", "service": spec.name, "revision": revision})
+        return JSONResponse(
+            {"status": "ready", "service": spec.name, "revision": revision, "ahead": revision != expected_head}
+        )
 
     return app
 

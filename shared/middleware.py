@@ -22,16 +22,26 @@ access_log = structlog.get_logger("access")
 class RequestContextMiddleware:
     """Takes or makes an `X-Request-ID`, binds it to logs, echoes it, and writes one access line."""
 
-    def __init__(self, app: ASGIApp, *, service: str, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, service: str, metrics: Metrics, trust_forwarded_for: bool = False) -> None:
         self.app = app
         self.service = service
         self.metrics = metrics
+        self.trust_forwarded_for = trust_forwarded_for
+
+    def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        """The caller's address: from X-Forwarded-For only behind a trusted gateway, never from the client."""
+        forwarded = headers.get(b"x-forwarded-for") if self.trust_forwarded_for else None
+        if forwarded:
+            return forwarded.decode("latin-1").split(",")[0].strip()[:64]
+        client = scope.get("client")
+        return str(client[0]) if client else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else str(new_id())
         token = request_id_var.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
@@ -60,6 +70,7 @@ class RequestContextMiddleware:
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
+                client=self._client(scope, headers),
             )
             structlog.contextvars.clear_contextvars()
             request_id_var.reset(token)

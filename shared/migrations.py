@@ -28,6 +28,10 @@ def head_revision(service: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(service)).get_current_head()
 
 
+def known_revisions(service: str) -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config(service)).walk_revisions()}
+
+
 def upgrade_to_head(service: str, database_url: str) -> None:
     """Blocking: call from a CLI or a worker thread (env.py runs its own event loop)."""
     command.upgrade(alembic_config(service, database_url), "head")

@@ -1,0 +1,1 @@
+"""Deployment files (docker-compose gateway, Kubernetes) and the script that keeps them in step with the code."""
