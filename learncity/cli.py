@@ -90,6 +90,25 @@ def revision(
     command.revision(alembic_config(_check_service(service), database.url), message=message, autogenerate=True)
 
 
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the Hangzhou demo city")] = False,
+) -> None:
+    """Load data sets. `--demo`: the Hangzhou demo city (sites, organizations, activities, the West Lake
+    Reading Festival, eight weeks of sessions); idempotent, a second run adds nothing."""
+    from learncity.devrunner import migrate_all, prepare_database, seed_demo_city
+
+    if not demo:
+        raise typer.BadParameter("name a data set, e.g. --demo")
+
+    async def run() -> None:
+        database = await prepare_database()
+        await asyncio.to_thread(migrate_all, database.url)
+        await seed_demo_city(database.url)
+
+    asyncio.run(run())
+
+
 @app.command("create-operator")
 def create_operator(
     email: Annotated[str, typer.Argument(help="The account's email; created when it does not exist")],

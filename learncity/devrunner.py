@@ -56,6 +56,15 @@ def migrate_all(url: str) -> None:
             upgrade_to_head(service, url)
 
 
+async def seed_demo_city(url: str) -> dict[str, int]:
+    from services.catalog.demo.seed import seed_demo
+
+    with _step("Seeding the demo city (Hangzhou)"):
+        counts = await seed_demo(url)
+    console.print("  " + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
+    return counts
+
+
 def service_environment(service: str, database_url: str, ports: dict[str, int]) -> dict[str, str]:
     """Each service's settings, by its own env prefix; anything already in the environment wins."""
     prefix = service.upper() + "_"
@@ -142,6 +151,8 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
     ports = service_ports or default_ports(port)
     database = await prepare_database()
     await asyncio.to_thread(migrate_all, database.url)
+    if seed and database.embedded and database.fresh:
+        await seed_demo_city(database.url)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
