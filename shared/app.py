@@ -106,7 +106,13 @@ def create_service_app(
                 logger.warning("outbox_backlog_unavailable")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness", operation_id=f"{spec.name}_healthz")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness",
+        operation_id=f"{spec.name}Healthz",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok", "service": spec.name}}}}},
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
@@ -114,8 +120,18 @@ def create_service_app(
         "/readyz",
         tags=["health"],
         summary="Readiness: database reachable and migrations at head",
-        operation_id=f"{spec.name}_readyz",
-        responses={503: {"description": "Not ready"}},
+        operation_id=f"{spec.name}Readyz",
+        responses={
+            200: {
+                "description": "Ready",
+                "content": {
+                    "application/json": {
+                        "example": {"status": "ready", "service": spec.name, "revision": "f76c79a36b67", "ahead": False}
+                    }
+                },
+            },
+            503: {"description": "Not ready"},
+        },
     )
     async def readyz() -> JSONResponse:
         database: Database = app.state.database

@@ -6,6 +6,7 @@ Tokens are EdDSA JWTs issued by orgs. Services verify them locally against the o
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 from uuid import UUID
@@ -72,7 +73,8 @@ class RemoteJwks:
         return wanted and now - self._attempted_at > _REFETCH_INTERVAL_S
 
     async def key_for(self, kid: str) -> jwt.PyJWK | None:
-        if self._needs_refresh(kid):
+        # Without keys yet, wait for a fetch in flight (the first requests after a start come in a burst).
+        if self._needs_refresh(kid) or not self._keys:
             async with self._lock:
                 if self._needs_refresh(kid):
                     await self._refresh()
@@ -95,9 +97,14 @@ class RemoteJwks:
 
 
 class TokenVerifier:
+    # Verified tokens are remembered until they expire: a signature check per request costs more than
+    # the booking transaction it guards. Bounded, oldest evicted first.
+    CACHE_SIZE = 10_000
+
     def __init__(self, settings: ServiceSettings, keys: KeySource) -> None:
         self._settings = settings
         self._keys = keys
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
         try:
@@ -129,17 +136,28 @@ class TokenVerifier:
         return claims
 
     async def principal(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1]:
+            return cached[0]
+        principal, valid_until = await self._principal(token)
+        self._verified[token] = (principal, valid_until)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _principal(self, token: str) -> tuple[Principal, float]:
         claims = await self.verify(token)
         try:
             person_id = UUID(claims["sub"])
         except ValueError as exc:
             raise Unauthorized("Invalid token subject") from exc
         roles = claims.get("roles", [])
-        return Principal(
+        principal = Principal(
             person_id=person_id,
             roles=frozenset(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else frozenset(),
             token_id=claims.get("jti"),
         )
+        return principal, float(claims["exp"]) + self._settings.jwt_leeway_s
 
 
 # The OAuth2 password flow makes "Authorize" in /docs work; the URL is relative to the gateway.

@@ -80,7 +80,7 @@ def orgs_client(app: FastAPI) -> ServiceClient:
     return ServiceClient("orgs", settings.orgs_url, settings, app.state.http)
 
 
-def _memberships(request: Request) -> OrgsMemberships:
+async def _memberships(request: Request) -> OrgsMemberships:
     return OrgsMemberships(orgs_client(request.app))
 
 

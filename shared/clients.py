@@ -55,7 +55,9 @@ class ServiceClient:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=0.5),
+                # 50 ms, 100 ms, ... (+ up to 50 ms jitter): tenacity's default jitter of up to 1 s would
+                # turn a peer that is plainly down into a one-second wait instead of a fast 503.
+                wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
                 retry=retry_if_exception(_is_retryable),
                 reraise=True,
             ):

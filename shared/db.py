@@ -56,8 +56,10 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
-            # A restarted database leaves dead connections in the pool; test each on checkout.
-            pool_pre_ping=True,
+            # No pre-ping (it costs a round trip per request): a restarted database makes the first query on
+            # a dead connection fail as a disconnect, which invalidates the whole pool, so the request gets a
+            # 503 and every later one a fresh connection.
+            pool_pre_ping=False,
             connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
@@ -75,7 +77,7 @@ class Database:
         await self.engine.dispose()
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 

@@ -38,8 +38,10 @@ def combined_docs_html() -> str:
 <script src="{assets}/swagger-ui-bundle.js"></script>
 <script>
 for (const [service, url] of Object.entries({specs})) {{
+  // No "Schemas" section here: several Swagger UIs on one page mix up their models (each service's own
+  // page, linked above, lists them).
   SwaggerUIBundle({{url, dom_id: "#docs-" + service, persistAuthorization: true, displayRequestDuration: true,
-    deepLinking: false, presets: [SwaggerUIBundle.presets.apis]}});
+    deepLinking: false, defaultModelsExpandDepth: -1, presets: [SwaggerUIBundle.presets.apis]}});
 }}
 </script>
 </body>

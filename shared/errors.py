@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:learncity:problem:"
@@ -152,9 +154,27 @@ async def _app_error_handler(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers, extra=exc.extra)
 
 
-async def _http_exception_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers, extra=getattr(exc, "extra", None))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(exc.status_code, str(exc.detail), headers=headers, extra=getattr(exc, "extra", None))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path: Starlette's own `Allow` names only the first route's."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
@@ -190,7 +210,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(DBAPIError, _database_error_handler)
     app.add_exception_handler(OSError, _database_error_handler_os)
+    app.add_exception_handler(PoolTimeoutError, _pool_exhausted_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+
+
+async def _pool_exhausted_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Every database connection stayed busy for the whole pool timeout: overload, so ask to come back.
+    logger.warning("database_pool_exhausted", path=request.url.path)
+    return problem_response(503, "The service is overloaded; try again shortly", headers={"Retry-After": "1"})
 
 
 async def _database_error_handler_os(request: Request, exc: Exception) -> JSONResponse:

@@ -49,7 +49,7 @@ async def paginate(
     """
     key = tuple_(*keyset)
     if page.cursor is not None:
-        after = decode_cursor(page.cursor, arity=len(keyset))
+        after = decode_cursor(page.cursor, arity=len(keyset), types=[column.type.python_type for column in keyset])
         statement = statement.where(key < tuple_(*after) if descending else key > tuple_(*after))
     order = [column.desc() for column in keyset] if descending else list(keyset)
     statement = statement.order_by(*order).limit(page.limit + 1)

@@ -1,4 +1,5 @@
-"""The booking service."""
+"""The booking service: seats without overbooking, a FIFO waitlist, idempotent requests, check-in and
+lifelong learning records."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -6,11 +7,21 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.booking.availability.endpoints import router as availability_router
+from services.booking.bookings.endpoints import router as bookings_router
+from services.booking.checkins.endpoints import router as checkins_router
+from services.booking.inventory.service import session_event_handler
+from services.booking.janitor import janitor
+from services.booking.learning_records.endpoints import router as learning_records_router
 from services.booking.models import SCHEMA, event_tables
+from services.booking.publishing import BOOKINGS_ENTERED
 from services.booking.settings import BookingSettings
 from shared.app import ServiceSpec, create_service_app
 from shared.events.inbox import inbox_router
+from shared.events.outbox import Outbox
 from shared.events.wiring import service_events
+
+SESSION_EVENTS = ("session.scheduled", "session.updated", "session.cancelled")
 
 
 def create_app(
@@ -20,15 +31,35 @@ def create_app(
 
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
-        async with service_events(app, producer=SCHEMA, tables=event_tables, handlers={}):
+        def outbox() -> Outbox:
+            current: Outbox = app.state.outbox
+            return current
+
+        handler = session_event_handler(outbox, app.state.bookings_entered)
+        handlers = dict.fromkeys(SESSION_EVENTS, handler)
+        async with (
+            service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers),
+            janitor(app.state.database, settings.janitor_interval_s),
+        ):
             yield
 
     spec = ServiceSpec(
         name=SCHEMA,
         title="Learning City: booking",
-        description="",
-        routers=[inbox_router()],
-        openapi_tags=[{"name": "health", "description": "Liveness and readiness"}],
+        description="Book seats of learning sessions without overbooking, whatever the concurrency; a first "
+        "come, first served waitlist; idempotent booking requests; check-in at the door with an unguessable "
+        "code; and the lifelong learning record each check-in adds to. Sessions come from the catalog "
+        "(`session.*` events, or asked on a miss); seat figures go back as `availability.changed`.",
+        routers=[bookings_router, availability_router, checkins_router, learning_records_router, inbox_router()],
+        openapi_tags=[
+            {"name": "bookings", "description": "Seats, the waitlist and cancellations"},
+            {"name": "availability", "description": "Seat figures of a session"},
+            {"name": "checkins", "description": "Check-in at the door by host staff"},
+            {"name": "learning-records", "description": "Minutes of learning, per person and per organization"},
+            {"name": "health", "description": "Liveness and readiness"},
+        ],
         resources=resources,
     )
-    return create_service_app(spec, settings, http_transport=http_transport)
+    app = create_service_app(spec, settings, http_transport=http_transport)
+    app.state.bookings_entered = app.state.metrics.counter(*BOOKINGS_ENTERED)
+    return app

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -10,5 +12,20 @@ class BookingSettings(ServiceSettings):
     catalog_url: str = "http://127.0.0.1:8002"
     event_subscriptions: dict[str, list[str]] = Field(default_factory=lambda: {"catalog": ["availability.changed"]})
     # Abuse limits (api-contract.md fixes these two names): beyond them, 429 with Retry-After.
-    max_active_per_person: int = 20
-    rate_per_minute: int = 30
+    # Active = confirmed or waitlisted for a session that has not ended.
+    max_active_per_person: int = Field(default=20, ge=1)
+    rate_per_minute: int = Field(default=30, ge=1)
+    # Idempotency-Key records are kept this long.
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # Check-in opens this long before a session starts and closes when it ends.
+    checkin_opens_before_s: int = Field(default=3600, ge=0)
+    # How often expired idempotency keys and old rate windows are deleted (0: never, e.g. in tests).
+    janitor_interval_s: float = Field(default=600.0, ge=0)
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        return timedelta(seconds=self.idempotency_ttl_s)
+
+    @property
+    def checkin_opens_before(self) -> timedelta:
+        return timedelta(seconds=self.checkin_opens_before_s)

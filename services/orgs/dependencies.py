@@ -13,12 +13,12 @@ from shared.db import SessionDep
 from shared.errors import NotFound
 
 
-def _settings(request: Request) -> OrgsSettings:
+async def _settings(request: Request) -> OrgsSettings:
     settings: OrgsSettings = request.app.state.settings
     return settings
 
 
-def _signing_keys(request: Request) -> SigningKeys:
+async def _signing_keys(request: Request) -> SigningKeys:
     keys: SigningKeys = request.app.state.signing_keys
     return keys
 
@@ -40,7 +40,7 @@ class DatabaseMemberships:
         return {organization_id: OrgRole(role) for organization_id, role in rows.all()}
 
 
-def _memberships(session: SessionDep) -> DatabaseMemberships:
+async def _memberships(session: SessionDep) -> DatabaseMemberships:
     return DatabaseMemberships(session)
 
 

@@ -66,7 +66,7 @@ class Receipt(BaseModel):
     outcome: Outcome
 
 
-def _inbox(request: Request) -> Inbox:
+async def _inbox(request: Request) -> Inbox:
     inbox: Inbox = request.app.state.inbox
     return inbox
 

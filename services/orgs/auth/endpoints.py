@@ -32,8 +32,10 @@ async def register(body: RegisterIn, session: SessionDep) -> PersonOut:
     responses=problem_responses(401, 422, 429),
 )
 async def issue_token(
-    username: Annotated[str, Form(min_length=1, max_length=254, description="The account's email")],
-    password: Annotated[str, Form(min_length=1, max_length=128)],
+    username: Annotated[
+        str, Form(min_length=1, max_length=254, description="The account's email", examples=["xiaoming@example.org"])
+    ],
+    password: Annotated[str, Form(min_length=1, max_length=128, examples=["correct horse battery"])],
     session: SessionDep,
     database: DatabaseDep,
     keys: SigningKeysDep,
@@ -64,6 +66,16 @@ async def get_me(principal: CurrentPerson, session: SessionDep) -> MeOut:
 jwks_router = APIRouter(tags=["auth"])
 
 
-@jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens", operation_id="getJwks")
+_JWKS_EXAMPLE = {
+    "keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "key-1", "alg": "EdDSA", "use": "sig", "x": "11qYAY"}]
+}
+
+
+@jwks_router.get(
+    "/.well-known/jwks.json",
+    summary="Public keys that verify access tokens",
+    operation_id="getJwks",
+    responses={200: {"content": {"application/json": {"example": _JWKS_EXAMPLE}}}},
+)
 async def jwks(keys: SigningKeysDep) -> dict[str, Any]:
     return keys.jwks()

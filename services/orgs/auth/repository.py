@@ -50,16 +50,12 @@ class RefreshTokenRepository(Repository[RefreshToken]):
 class LoginThrottleRepository(Repository[LoginThrottle]):
     model = LoginThrottle
 
-    async def locked_until(self, email_key: str, now: datetime) -> datetime | None:
-        row = await self.session.get(LoginThrottle, email_key)
-        if row is None or row.locked_until is None or row.locked_until <= now:
-            return None
-        return row.locked_until
-
-    async def record_failure(
+    async def count_attempt(
         self, email_key: str, now: datetime, *, window_s: int, max_failures: int, lockout_s: int
-    ) -> None:
-        """Count a failure under a row lock; the failure that reaches the limit locks the account."""
+    ) -> datetime | None:
+        """Under the row lock: when the account is locked, when it unlocks (nothing counted); otherwise count
+        this attempt as a failure until it succeeds, the attempt that reaches the limit locking the account
+        for the attempts after it."""
         await self.session.execute(
             insert(LoginThrottle)
             .values(email_key=email_key, failures=0, window_started_at=now)
@@ -67,6 +63,8 @@ class LoginThrottleRepository(Repository[LoginThrottle]):
         )
         row = await self.session.get(LoginThrottle, email_key, with_for_update=True, populate_existing=True)
         assert row is not None
+        if row.locked_until is not None and row.locked_until > now:
+            return row.locked_until
         if row.window_started_at < now - timedelta(seconds=window_s):
             row.failures, row.window_started_at = 0, now
         row.failures += 1
@@ -74,6 +72,7 @@ class LoginThrottleRepository(Repository[LoginThrottle]):
             row.locked_until = now + timedelta(seconds=lockout_s)
             row.failures, row.window_started_at = 0, now
         await self.session.flush()
+        return None
 
     async def clear(self, email_key: str) -> None:
         row = await self.session.get(LoginThrottle, email_key)

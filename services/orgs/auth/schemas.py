@@ -7,6 +7,12 @@ from shared.schemas import Input, Output
 
 Password = Annotated[str, Field(min_length=10, max_length=128, examples=["correct horse battery"])]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100, examples=["王小明 Wang Xiaoming"])]
+# Output fields carry examples only: what was stored is returned as it is.
+Name = Annotated[str, Field(examples=["王小明 Wang Xiaoming"])]
+Email = Annotated[str, Field(examples=["xiaoming@example.org"])]
+Role = Annotated[str, Field(examples=["coordinator"])]
+_TOKEN = "eyJhbGciOiJFZERTQSIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMTkzNmY0ZSJ9.c2lnbmF0dXJl"
+_REFRESH = "rt_5mQ2v9XbLk7Hc1TfY3wZpR8sJ0dNaE4uG6iO"
 
 
 class RegisterIn(Input):
@@ -17,29 +23,29 @@ class RegisterIn(Input):
 
 class PersonOut(Output):
     id: UUID
-    email: str
-    display_name: str
+    email: Email
+    display_name: Name
 
 
 class TokenOut(Output):
-    access_token: str
+    access_token: Annotated[str, Field(description="Send as `Authorization: Bearer <token>`", examples=[_TOKEN])]
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the access token expires")
-    refresh_token: str
+    expires_in: int = Field(description="Seconds until the access token expires", examples=[900])
+    refresh_token: Annotated[str, Field(examples=[_REFRESH])]
 
 
 class RefreshIn(Input):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512, examples=[_REFRESH])]
 
 
 class MembershipRef(Output):
     organization_id: UUID
-    role: str
+    role: Role
 
 
 class MeOut(Output):
     id: UUID
-    email: str
-    display_name: str
+    email: Email
+    display_name: Name
     memberships: list[MembershipRef]
-    roles: list[str]
+    roles: Annotated[list[str], Field(description="Platform roles, e.g. `operator`", examples=[["operator"]])]

@@ -72,7 +72,17 @@ async def login(
 ) -> TokenOut:
     email_key = email.strip().lower()[:254]
     now = datetime.now(UTC)
-    locked_until = await LoginThrottleRepository(session).locked_until(email_key, now)
+    # Every attempt counts as a failure before the password is checked (a success clears the count): a
+    # burst of parallel guesses cannot all pass the lock check before the first failure is recorded.
+    # Counted in a transaction of its own: a failing request rolls its own back, the count must stay.
+    async with database.separate_transaction() as separate:
+        locked_until = await LoginThrottleRepository(separate).count_attempt(
+            email_key,
+            now,
+            window_s=settings.login_failure_window_s,
+            max_failures=settings.login_max_failures,
+            lockout_s=settings.login_lockout_s,
+        )
     if locked_until is not None:
         raise TooManyRequests(
             "Too many failed sign-in attempts for this account; try again later",
@@ -83,15 +93,6 @@ async def login(
         password_hasher.verify_and_update, password, person.password_hash if person else _dummy_hash()
     )
     if person is None or not valid:
-        # Recorded in a transaction of its own: this request fails, the count must not.
-        async with database.separate_transaction() as separate:
-            await LoginThrottleRepository(separate).record_failure(
-                email_key,
-                now,
-                window_s=settings.login_failure_window_s,
-                max_failures=settings.login_max_failures,
-                lockout_s=settings.login_lockout_s,
-            )
         raise Unauthorized("Incorrect email or password")
     if new_hash is not None:
         person.password_hash = new_hash

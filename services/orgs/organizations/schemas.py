@@ -5,9 +5,12 @@ from uuid import UUID
 
 from pydantic import EmailStr, Field
 
-from shared.schemas import Input, LocalizedDescription, LocalizedTitle, Output
+from services.orgs.auth.schemas import Name, Role
+from shared.schemas import DisplayText, Input, LocalizedDescription, LocalizedText, LocalizedTitle, Output
 
 District = Annotated[str, Field(min_length=1, max_length=100, examples=["西湖区 Xihu"])]
+_NAME = {"zh-CN": "北山街道社区学校", "en": "Beishan Street Community School"}
+_DESCRIPTION = {"zh-CN": "面向居民的终身学习课程", "en": "Lifelong learning courses for residents"}
 
 
 class OrganizationKind(StrEnum):
@@ -31,27 +34,27 @@ class GrantableRole(StrEnum):
 
 
 class OrganizationCreate(Input):
-    name: LocalizedTitle
+    name: Annotated[LocalizedTitle, Field(examples=[_NAME])]
     kind: OrganizationKind
     district: District | None = None
-    description: LocalizedDescription | None = None
+    description: Annotated[LocalizedDescription, Field(examples=[_DESCRIPTION])] | None = None
 
 
 class OrganizationUpdate(Input):
-    name: LocalizedTitle | None = None
+    name: Annotated[LocalizedTitle, Field(examples=[_NAME])] | None = None
     kind: OrganizationKind | None = None
     district: District | None = None
-    description: LocalizedDescription | None = None
+    description: Annotated[LocalizedDescription, Field(examples=[_DESCRIPTION])] | None = None
 
 
 class OrganizationOut(Output):
     id: UUID
-    name: dict[str, str]
-    name_display: str
+    name: Annotated[LocalizedText, Field(examples=[_NAME])]
+    name_display: Annotated[DisplayText, Field(examples=[_NAME["zh-CN"]])]
     kind: OrganizationKind
-    district: str | None
-    description: dict[str, str] | None
-    description_display: str | None
+    district: Annotated[str, Field(examples=["西湖区 Xihu"])] | None
+    description: Annotated[LocalizedText, Field(examples=[_DESCRIPTION])] | None
+    description_display: Annotated[DisplayText, Field(examples=[_DESCRIPTION["zh-CN"]])] | None
     created_at: datetime
 
 
@@ -63,5 +66,5 @@ class MemberAdd(Input):
 class MemberOut(Output):
     organization_id: UUID
     person_id: UUID
-    display_name: str
-    role: str
+    display_name: Name
+    role: Role

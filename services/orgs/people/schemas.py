@@ -1,12 +1,12 @@
 from uuid import UUID
 
-from services.orgs.auth.schemas import MembershipRef
+from services.orgs.auth.schemas import MembershipRef, Name, Role
 from shared.schemas import Output
 
 
 class PersonPublic(Output):
     id: UUID
-    display_name: str
+    display_name: Name
 
 
 class PersonMemberships(Output):
@@ -17,4 +17,4 @@ class PersonMemberships(Output):
 
 class MemberRef(Output):
     person_id: UUID
-    role: str
+    role: Role

@@ -1,0 +1,100 @@
+from uuid import UUID
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+
+from services.booking.bookings import service
+from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
+from services.booking.dependencies import CollaboratorsDep
+from services.booking.idempotency import service as idempotency
+from shared.errors import problem_responses
+from shared.pagination import Page, PageDep
+
+router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
+
+IDEMPOTENCY_DESCRIPTION = f"""Book seats of a session. Confirmed while seats are free and nobody is waiting;
+otherwise waitlisted (first come, first served; `waitlist_position` 1 is next). A confirmed booking carries
+its `checkin_code`.
+
+**`Idempotency-Key` header (required, 1..{idempotency.MAX_KEY_LENGTH} characters)**: a key you make up
+per booking attempt (e.g. a UUID), scoped to you. Keys are kept for **24 hours**. Sending the same key
+again with the same body returns the original response (status and body, with header
+`{idempotency.REPLAYED_HEADER}: true`) and books nothing more; the same key with a different body is 422;
+while the first request with the key is still running, a duplicate gets 409 (retry shortly). Only a
+created booking is remembered: a request that failed may be retried with the same key.
+
+Sessions: 404 when unknown; 409 when cancelled, started (a session is past once `starts_at` has come),
+outside `[booking_opens_at, booking_closes_at)`, or when you already hold an active booking for it.
+`organization_id`: you must be coordinator (or higher) of that organization (403 otherwise).
+Limits: `BOOKING_RATE_PER_MINUTE` requests per person per minute and `BOOKING_MAX_ACTIVE_PER_PERSON`
+active bookings (confirmed or waitlisted, session not ended); beyond them 429 with `Retry-After`.
+503 with `Retry-After` when the session is new to booking and the catalog cannot be reached."""
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingOut,
+    summary="Book seats (idempotent with Idempotency-Key)",
+    description=IDEMPOTENCY_DESCRIPTION,
+    operation_id="createBooking",
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+    openapi_extra={
+        "parameters": [
+            {
+                "name": idempotency.HEADER,
+                "in": "header",
+                "required": True,
+                "description": "Your key for this booking attempt, e.g. a UUID; kept 24 hours",
+                "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+                "example": "6f1c2d9e-3b7a-4c5d-8e9f-0a1b2c3d4e5f",
+            }
+        ]
+    },
+)
+async def create_booking(body: BookingCreate, c: CollaboratorsDep, request: Request) -> JSONResponse:
+    # Read by hand (documented below): a missing or too long key is the contract's 400, not a 422.
+    key = idempotency.require_key(request.headers.get(idempotency.HEADER))
+    stored = await service.create_idempotently(c, body, key)
+    replayed = {idempotency.REPLAYED_HEADER: "true"} if stored.replayed else {}
+    return JSONResponse(stored.body, status_code=stored.status, headers=replayed)
+
+
+@router.get(
+    "",
+    summary="Your bookings, or a session's roster for its host staff",
+    description="Your own bookings, oldest first. With `session_id`, staff (coordinator or higher) of the "
+    "hosting organization get every booking of that session (other people's check-in codes are not shown).",
+    operation_id="listBookings",
+    responses=problem_responses(401, 422),
+)
+async def list_bookings(
+    c: CollaboratorsDep,
+    page: PageDep,
+    status: BookingStatus | None = None,
+    session_id: UUID | None = None,
+) -> Page[BookingOut]:
+    return await service.list_bookings(c, page, status=status, session_id=session_id)
+
+
+@router.get(
+    "/{booking_id}",
+    summary="A booking (its holder, host staff, or its organization's admins)",
+    operation_id="getBooking",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_booking(booking_id: UUID, c: CollaboratorsDep) -> BookingOut:
+    return await service.get(c, booking_id)
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    summary="Cancel a booking (its holder or its organization's admins)",
+    description="Frees the seats, which go to the waitlist in order (each waitlisted booking promoted "
+    "exactly once). Cancelling a cancelled booking answers it again. 409 once checked in or once the "
+    "session has started; 403 for host staff (who may only read it).",
+    operation_id="cancelBooking",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def cancel_booking(booking_id: UUID, c: CollaboratorsDep) -> BookingOut:
+    return await service.cancel(c, booking_id)

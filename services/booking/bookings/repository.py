@@ -1,0 +1,389 @@
+"""Booking rows. Status changes happen only while the caller holds the session's inventory row lock,
+so the waitlist order and the seat figures never disagree."""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Select,
+    SmallInteger,
+    String,
+    Uuid,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from services.booking.idempotency.repository import Remembered
+from services.booking.inventory.repository import Figures
+from services.booking.limits.repository import COUNT_REQUEST_BINDS, COUNT_REQUEST_SQL, HOLD_REQUEST_SQL
+from services.booking.models import ACTIVE_STATUSES, AnyRow, Booking, Checkin, Inventory, table_of
+from services.booking.publishing import (
+    AVAILABILITY_OUTBOX_BINDS,
+    AVAILABILITY_OUTBOX_COUNT,
+    AVAILABILITY_OUTBOX_CTES,
+    OutboxRows,
+)
+from shared.errors import Conflict
+
+bookings = table_of(Booking)
+checkins = table_of(Checkin)
+inventory = table_of(Inventory)
+_b = bookings.c
+_ACTIVE_INDEX = "uq_bookings_active_session_person"
+# What events and outputs need of a booking row.
+BOOKING_COLUMNS = (_b.id, _b.session_id, _b.person_id, _b.organization_id, _b.seats, _b.status, _b.created_at)
+
+
+def new_checkin_code() -> str:
+    """192 random bits, URL-safe (32 characters): unguessable, and short enough for a QR code."""
+    return secrets.token_urlsafe(24)
+
+
+def _waitlist_position() -> Any:
+    ahead = bookings.alias("ahead")
+    count_ahead = (
+        select(func.count())
+        .where(
+            ahead.c.session_id == _b.session_id, ahead.c.status == "waitlisted", ahead.c.waitlist_seq <= _b.waitlist_seq
+        )
+        .scalar_subquery()
+    )
+    return case((_b.status == "waitlisted", count_ahead), else_=None).label("waitlist_position")
+
+
+def booking_view() -> Select[Any]:
+    """Bookings as the API shows them: with waitlist position, check-in time and the host organization."""
+    return (
+        select(
+            *BOOKING_COLUMNS,
+            _b.checkin_code,
+            _b.cancelled_at,
+            _waitlist_position(),
+            checkins.c.checked_in_at,
+            inventory.c.host_org_id,
+        )
+        .join(inventory, inventory.c.session_id == _b.session_id)
+        .outerjoin(checkins, checkins.c.booking_id == _b.id)
+    )
+
+
+# The SQL twin of `inventory.service.refusal_reason(...) is None`: scheduled, not started, window open.
+_BOOKABLE = """status = 'scheduled' AND starts_at > :now
+    AND (booking_opens_at IS NULL OR booking_opens_at <= :now)
+    AND (booking_closes_at IS NULL OR booking_closes_at > :now)"""
+_ACTIVE = ", ".join(repr(status) for status in ACTIVE_STATUSES)
+
+# The hot path's two statements as plain SQL: SQLAlchemy would rebuild and re-key these Core trees on
+# every request (about a millisecond each); their compiled form is cached either way.
+_BEFORE_BOOKING = (
+    text(
+        f"""
+        SELECT k.request_hash, k.response_status, k.response_body,
+            (SELECT count(*) FROM booking.bookings b JOIN booking.inventory s ON s.session_id = b.session_id
+             WHERE b.person_id = :person_id AND b.status IN ({_ACTIVE}) AND s.ends_at > :now) AS active_bookings,
+            i.session_id, i.status, i.starts_at, i.booking_opens_at, i.booking_closes_at
+        FROM (SELECT 1) AS one
+        LEFT JOIN booking.idempotency_keys k ON k.person_id = :person_id AND k.key = :key AND k.expires_at > :now
+        LEFT JOIN booking.inventory i ON i.session_id = :session_id
+        """
+    )
+    .bindparams(
+        bindparam("person_id", type_=Uuid),
+        bindparam("key", type_=String),
+        bindparam("session_id", type_=Uuid),
+        bindparam("now", type_=DateTime(timezone=True)),
+    )
+    .columns(response_body=JSONB)
+)
+# What both one-statement booking paths bind (see `_statement_params`).
+_BOOKING_BINDS = (
+    bindparam("booking_id", type_=Uuid),
+    bindparam("session_id", type_=Uuid),
+    bindparam("person_id", type_=Uuid),
+    bindparam("organization_id", type_=Uuid),
+    bindparam("seats", type_=SmallInteger),
+    bindparam("key", type_=String),
+    bindparam("request_hash", type_=String),
+    bindparam("status", type_=SmallInteger),
+    bindparam("body", type_=JSONB),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("expires_at", type_=DateTime(timezone=True)),
+    *AVAILABILITY_OUTBOX_BINDS,
+)
+# Stores the key's record and response; an expired record of the key is replaced.
+_REMEMBER = """remembered AS (
+        INSERT INTO booking.idempotency_keys AS k
+            (person_id, key, request_hash, response_status, response_body, created_at, expires_at)
+        SELECT :person_id, :key, :request_hash, :status, {body}, :now, :expires_at FROM {source}
+        ON CONFLICT (person_id, key) DO UPDATE SET
+            request_hash = excluded.request_hash, response_status = excluded.response_status,
+            response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
+        WHERE k.expires_at <= :now
+        RETURNING k.person_id
+    )"""
+_CONFIRM_IF_FREE_SQL = f"""
+    WITH admitted AS ({{admitted}}
+    ), figures AS (
+        UPDATE booking.inventory SET confirmed_seats = confirmed_seats + :seats, updated_at = :now
+        WHERE session_id = :session_id AND {_BOOKABLE}
+            AND EXISTS (SELECT FROM admitted WHERE requests <= :rate_limit)
+            AND waitlist_length = 0 AND confirmed_seats + :seats <= capacity
+            AND (SELECT count(*) FROM booking.bookings b JOIN booking.inventory s ON s.session_id = b.session_id
+                 WHERE b.person_id = :person_id AND b.status IN ({_ACTIVE}) AND s.ends_at > :now) < :max_active
+            AND NOT EXISTS (SELECT FROM booking.idempotency_keys
+                            WHERE person_id = :person_id AND key = :key AND expires_at > :now)
+        RETURNING session_id, capacity, confirmed_seats, waitlist_length
+    ), booked AS (
+        INSERT INTO booking.bookings
+            (id, session_id, person_id, organization_id, seats, status, checkin_code, confirmed_at, created_at)
+        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'confirmed', :checkin_code, :now, :now
+        FROM figures
+        RETURNING id
+    ), {_REMEMBER.format(body=":body", source="booked")}{AVAILABILITY_OUTBOX_CTES}
+    SELECT admitted.requests, admitted.window_started_at,
+        (SELECT requests FROM booking.rate_windows
+         WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,
+        figures.session_id, figures.capacity, figures.confirmed_seats, figures.waitlist_length,
+        (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
+    FROM (SELECT) AS one LEFT JOIN admitted ON true LEFT JOIN figures ON true
+    """
+_CONFIRM_BINDS = (
+    *_BOOKING_BINDS,
+    bindparam("checkin_code", type_=String),
+    bindparam("max_active", type_=Integer),
+    bindparam("rate_limit", type_=Integer),
+    *COUNT_REQUEST_BINDS,
+)
+# Counting the request in the statement (the fast path), or holding the person's row counted before.
+_CONFIRM_IF_FREE = {
+    counting: text(
+        _CONFIRM_IF_FREE_SQL.format(admitted=COUNT_REQUEST_SQL if counting else HOLD_REQUEST_SQL)
+    ).bindparams(*_CONFIRM_BINDS)
+    for counting in (True, False)
+}
+# The full session's path, one statement: join the back of the waitlist (the row lock is then held only
+# until commit), insert the waitlisted booking, store the key's response (with the position it got) and
+# write `availability.changed`. Nothing when the session is not bookable or its seats fit after all.
+_JOIN_WAITLIST = text(
+    f"""
+    WITH figures AS (
+        UPDATE booking.inventory SET
+            waitlist_length = waitlist_length + 1, waitlist_last_seq = waitlist_last_seq + 1, updated_at = :now
+        WHERE session_id = :session_id AND {_BOOKABLE}
+            AND NOT (waitlist_length = 0 AND confirmed_seats + :seats <= capacity)
+        RETURNING session_id, capacity, confirmed_seats, waitlist_length, waitlist_last_seq
+    ), booked AS (
+        INSERT INTO booking.bookings
+            (id, session_id, person_id, organization_id, seats, status, waitlist_seq, created_at)
+        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'waitlisted', waitlist_last_seq, :now
+        FROM figures
+        RETURNING id
+    ), {
+        _REMEMBER.format(
+            body="CAST(:body AS jsonb) || jsonb_build_object('waitlist_position', figures.waitlist_length)",
+            source="booked, figures",
+        )
+    }{AVAILABILITY_OUTBOX_CTES}
+    SELECT session_id, capacity, confirmed_seats, waitlist_length,
+        (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
+    FROM figures
+    """
+).bindparams(*_BOOKING_BINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class FastPathLimits:
+    now: datetime
+    max_active: int
+    rate_limit: int
+    rate_window: timedelta
+    key_lock: int
+    ttl: timedelta
+    # Count the request in the statement (else it was counted before and its person's row is only locked).
+    counting: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FastPathOutcome:
+    """`requests` None: another request with the key is in flight (nothing done). `figures` None: not
+    booked at once (look closer). `remembered` False: the key's record could not be stored.
+    `interleaved`: a request of the same person committed between the statement's snapshot and its lock
+    on the person's row, so what the statement read may be stale (roll back and book carefully)."""
+
+    requests: int | None
+    window_started_at: datetime | None
+    figures: Figures | None
+    remembered: bool
+    interleaved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewBooking:
+    id: UUID
+    session_id: UUID
+    person_id: UUID
+    organization_id: UUID | None
+    seats: int
+    checkin_code: str
+
+
+def _statement_params(
+    booking: NewBooking, remembered: Remembered, limits: FastPathLimits, outbox: OutboxRows
+) -> dict[str, Any]:
+    """What both one-statement booking paths bind: the booking, its key's record, the outbox rows."""
+    return {
+        "booking_id": booking.id,
+        "session_id": booking.session_id,
+        "person_id": booking.person_id,
+        "organization_id": booking.organization_id,
+        "seats": booking.seats,
+        "key": remembered.key,
+        "request_hash": remembered.request_hash,
+        "status": remembered.status,
+        "body": remembered.body,
+        "now": limits.now,
+        "expires_at": limits.now + limits.ttl,
+        **outbox.params(limits.now),
+    }
+
+
+class BookingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _booking_statement(self, statement: Executable, params: dict[str, Any] | None = None) -> Result[Any]:
+        """Run a statement that inserts a booking: the partial unique index's refusal is a 409."""
+        try:
+            return await self.session.execute(statement, params)
+        except IntegrityError as exc:
+            if _ACTIVE_INDEX in str(exc.orig):
+                raise Conflict("You already hold an active booking for this session") from exc
+            raise
+
+    async def view(self, booking_id: UUID) -> AnyRow | None:
+        row: AnyRow | None = (await self.session.execute(booking_view().where(_b.id == booking_id))).first()
+        return row
+
+    async def insert(self, booking: NewBooking, *, status: str, waitlist_seq: int | None, now: datetime) -> None:
+        confirmed = status == "confirmed"
+        statement = bookings.insert().values(
+            id=booking.id,
+            session_id=booking.session_id,
+            person_id=booking.person_id,
+            organization_id=booking.organization_id,
+            seats=booking.seats,
+            status=status,
+            waitlist_seq=waitlist_seq,
+            checkin_code=booking.checkin_code if confirmed else None,
+            confirmed_at=now if confirmed else None,
+            created_at=now,
+        )
+        await self._booking_statement(statement)
+
+    async def waitlist_at_once(
+        self, booking: NewBooking, remembered: Remembered, limits: FastPathLimits, outbox: OutboxRows
+    ) -> tuple[Figures, bool] | None:
+        """Join the waitlist in one statement (see `_JOIN_WAITLIST`): the figures (the booking's position
+        is their `waitlist_length`) and whether the key's record was stored; None when not waitlisted."""
+        params = _statement_params(booking, remembered, limits, outbox)
+        row = (await self._booking_statement(_JOIN_WAITLIST, params)).first()
+        return (Figures.of(row), row.remembered == 1) if row is not None else None
+
+    async def lock(self, booking_id: UUID) -> AnyRow | None:
+        statement = select(*BOOKING_COLUMNS).where(_b.id == booking_id).with_for_update()
+        return (await self.session.execute(statement)).first()
+
+    async def cancel(self, booking_id: UUID, now: datetime, reason: str) -> AnyRow:
+        statement = (
+            update(bookings)
+            .where(_b.id == booking_id)
+            .values(status="cancelled", checkin_code=None, cancelled_at=now, cancel_reason=reason)
+            .returning(*BOOKING_COLUMNS)
+        )
+        return (await self.session.execute(statement)).one()
+
+    async def cancel_all_active(self, session_id: UUID, now: datetime, reason: str) -> Sequence[AnyRow]:
+        statement = (
+            update(bookings)
+            .where(_b.session_id == session_id, _b.status.in_(ACTIVE_STATUSES))
+            .values(status="cancelled", checkin_code=None, cancelled_at=now, cancel_reason=reason)
+            .returning(*BOOKING_COLUMNS)
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def waitlist_head_that_fits(self, session_id: UUID, free_seats: int) -> Sequence[AnyRow]:
+        """The longest prefix of the waitlist (FIFO) whose seats together fit in `free_seats`.
+
+        Strict FIFO: a head needing more seats than are free blocks those behind it."""
+        waiting = (
+            select(_b.id, _b.waitlist_seq, func.sum(_b.seats).over(order_by=_b.waitlist_seq).label("running_seats"))
+            .where(_b.session_id == session_id, _b.status == "waitlisted")
+            .order_by(_b.waitlist_seq)
+            .limit(free_seats)  # every booking takes a seat at least, so no more than this can fit
+            .subquery()
+        )
+        statement = select(waiting.c.id).where(waiting.c.running_seats <= free_seats).order_by(waiting.c.waitlist_seq)
+        return (await self.session.execute(statement)).all()
+
+    async def promote(self, booking_ids: Sequence[UUID], now: datetime) -> Sequence[AnyRow]:
+        await self.session.execute(
+            update(bookings)
+            .where(_b.id == bindparam("promoted_id"))
+            .values(status="confirmed", checkin_code=bindparam("code"), confirmed_at=now),
+            [{"promoted_id": booking_id, "code": new_checkin_code()} for booking_id in booking_ids],
+        )
+        statement = select(*BOOKING_COLUMNS).where(_b.id.in_(booking_ids)).order_by(_b.waitlist_seq)
+        return (await self.session.execute(statement)).all()
+
+    async def checked_in(self, booking_id: UUID) -> bool:
+        statement = select(checkins.c.booking_id).where(checkins.c.booking_id == booking_id)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def before_booking(self, person_id: UUID, key: str, session_id: UUID, now: datetime) -> AnyRow:
+        """Everything a booking checks, read in one round trip (after its locks are taken, so it sees
+        whatever committed before): the key's unexpired record, the person's active bookings
+        (confirmed or waitlisted, session not ended) and the session (NULL columns when unknown)."""
+        params = {"person_id": person_id, "key": key, "session_id": session_id, "now": now}
+        return (await self.session.execute(_BEFORE_BOOKING, params)).one()
+
+    async def confirm_if_free(
+        self, booking: NewBooking, remembered: Remembered, limits: FastPathLimits, outbox: OutboxRows
+    ) -> FastPathOutcome:
+        """The fast path, one statement: count the request against the rate limit (after trying the
+        key's lock), take the seats with a conditional UPDATE (bookable, seats free, nobody waiting, the
+        person below the active-bookings limit, the key unused), insert the confirmed booking, store the
+        key's response and write `availability.changed` to the outbox; or book nothing (look closer).
+
+        Its reads share the statement's snapshot, taken before it may wait for the person's rate row: when
+        a request of the same person committed meanwhile, the outcome says `interleaved` (its reads may be
+        stale), and a duplicate key that committed meanwhile shows as `remembered` False (the primary key
+        refuses a second record)."""
+        params = {
+            **_statement_params(booking, remembered, limits, outbox),
+            "checkin_code": booking.checkin_code,
+            "max_active": limits.max_active,
+            "rate_limit": limits.rate_limit,
+            "window_start": limits.now - limits.rate_window,
+            "lock_id": limits.key_lock,
+        }
+        row = (await self._booking_statement(_CONFIRM_IF_FREE[limits.counting], params)).one()
+        figures = Figures.of(row) if row.session_id is not None else None
+        assert figures is None or row.events == len(outbox.subscribers)
+        counted_here = 1 if limits.counting else 0
+        interleaved = row.requests is not None and row.requests - counted_here != (row.requests_in_snapshot or 0)
+        return FastPathOutcome(row.requests, row.window_started_at, figures, row.remembered == 1, interleaved)

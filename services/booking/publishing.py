@@ -1,0 +1,107 @@
+"""What booking tells other services, always inside the transaction of the change it reports."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import ARRAY, DateTime, String, Uuid, bindparam
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.booking.inventory.repository import Figures
+from services.booking.models import SCHEMA
+from shared.events.outbox import Outbox, notify_channel
+from shared.events.schemas import BookingChanged
+from shared.ids import new_id
+
+BOOKINGS_ENTERED = ("learncity_bookings_total", "Bookings by the status they entered", ["status"])
+BOOKING_EVENT_TYPES = {
+    "confirmed": "booking.confirmed",
+    "waitlisted": "booking.waitlisted",
+    "cancelled": "booking.cancelled",
+}
+
+
+async def availability_changed(session: AsyncSession, outbox: Outbox, figures: Figures) -> None:
+    await outbox.emit(session, "availability.changed", figures.session_id, figures.payload())
+
+
+async def bookings_changed(session: AsyncSession, outbox: Outbox, bookings: Iterable[Any], entered: Counter) -> None:
+    """Each booking row (id, session_id, person_id, organization_id, seats, status) entered its status:
+    counted in `learncity_bookings_total{status}` (`entered`) and told as `booking.<status>`.
+
+    The events are skipped while nobody subscribes (the default): they are for future subscribers, and a
+    booking request should not pay for events nobody reads."""
+    for booking in bookings:
+        entered.labels(str(booking.status)).inc()
+        event_type = BOOKING_EVENT_TYPES[booking.status]
+        if not outbox.subscribers_of(event_type):
+            continue
+        payload = BookingChanged(
+            booking_id=booking.id,
+            session_id=booking.session_id,
+            person_id=booking.person_id,
+            organization_id=booking.organization_id,
+            seats=booking.seats,
+            status=booking.status,
+        )
+        await outbox.emit(session, event_type, booking.id, payload)
+
+
+# The fast booking path writes its `availability.changed` rows inside its one statement: the same rows
+# `Outbox.emit` writes (sequence per aggregate, one row per subscriber, NOTIFY at commit), as SQL, because
+# emitting through `Outbox.emit` costs three more round trips and about a millisecond of statement
+# building per booking. `tests/booking/test_publishing.py` pins the two to each other.
+# Expects a CTE `figures` (one row or none) with session_id, capacity, confirmed_seats, waitlist_length.
+AVAILABILITY_OUTBOX_CTES = """, availability_sequence AS (
+        INSERT INTO booking.outbox_sequences AS q (aggregate_id, last_sequence)
+        SELECT session_id, 1 FROM figures
+        ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = q.last_sequence + 1
+        RETURNING last_sequence
+    ), availability_events AS (
+        INSERT INTO booking.outbox (id, event_id, subscriber, type, aggregate_id, sequence, occurred_at, payload)
+        SELECT delivery.id, :event_id, delivery.subscriber, 'availability.changed', figures.session_id,
+            availability_sequence.last_sequence, :occurred_at,
+            jsonb_build_object(
+                'session_id', figures.session_id, 'capacity', figures.capacity,
+                'confirmed_seats', figures.confirmed_seats,
+                'seats_available', GREATEST(figures.capacity - figures.confirmed_seats, 0),
+                'waitlist_length', figures.waitlist_length)
+        FROM figures, availability_sequence,
+            unnest(CAST(:delivery_ids AS uuid[]), CAST(:subscribers AS text[])) AS delivery(id, subscriber)
+        RETURNING id
+    ), availability_notice AS (
+        SELECT pg_notify(:channel, '') FROM (SELECT FROM availability_events LIMIT 1) AS first_event
+    )"""
+AVAILABILITY_OUTBOX_COUNT = (
+    "(SELECT count(*) FROM availability_events) + 0 * (SELECT count(*) FROM availability_notice)"
+)
+AVAILABILITY_OUTBOX_BINDS = (
+    bindparam("event_id", type_=Uuid),
+    bindparam("occurred_at", type_=DateTime(timezone=True)),
+    bindparam("delivery_ids", type_=ARRAY(Uuid)),
+    bindparam("subscribers", type_=ARRAY(String)),
+    bindparam("channel", type_=String),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRows:
+    """Who receives `availability.changed` (from the outbox's subscriptions) and the NOTIFY channel."""
+
+    subscribers: tuple[str, ...]
+    channel: str
+
+    @classmethod
+    def availability(cls, outbox: Outbox) -> "OutboxRows":
+        return cls(tuple(outbox.subscribers_of("availability.changed")), notify_channel(SCHEMA))
+
+    def params(self, now: datetime) -> dict[str, Any]:
+        return {
+            "event_id": new_id(),
+            "occurred_at": now,
+            "delivery_ids": [new_id() for _ in self.subscribers],
+            "subscribers": list(self.subscribers),
+            "channel": self.channel,
+        }

@@ -1,0 +1,66 @@
+"""The booking statements write `availability.changed` outbox rows in SQL: pinned here to the rows
+`shared.events.outbox.Outbox.emit` writes, so the relay and the catalog cannot tell them apart."""
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.booking.inventory.repository import Figures
+from services.booking.models import SCHEMA
+from services.booking.publishing import availability_changed
+from shared.events.outbox import notify_channel
+from shared.events.schemas import AvailabilityChanged
+from tests.booking.conftest import CatalogStandIn, Mint, book
+
+
+async def _rows(apps: dict[str, FastAPI], session_id: Any) -> list[dict[str, Any]]:
+    outbox = apps["booking"].state.outbox._tables.outbox
+    async with apps["booking"].state.database.sessionmaker() as db:
+        result = await db.execute(select(outbox).where(outbox.c.aggregate_id == session_id).order_by(outbox.c.sequence))
+        return [dict(row._mapping) for row in result.all()]
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "present": sorted(name for name, value in row.items() if value is not None),
+        "types": {name: type(value).__name__ for name, value in row.items()},
+        "fixed": (row["subscriber"], row["type"], row["status"], row["attempts"]),
+        "payload_keys": sorted(row["payload"]),
+    }
+
+
+async def test_statement_rows_match_outbox_emit_rows(
+    client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint
+) -> None:
+    session = await catalog.schedule(capacity=1)  # scheduled: a row written by Outbox.emit
+    await book(client, mint(), session.session_id)  # the fast path's statement
+    await book(client, mint(), session.session_id)  # the waitlist statement
+    async with apps["booking"].state.database.sessionmaker.begin() as db:  # Outbox.emit again
+        await availability_changed(db, apps["booking"].state.outbox, Figures(session.session_id, 1, 1, 1))
+    emitted, confirmed, waitlisted, emitted_again = await _rows(apps, session.session_id)
+    assert [r["sequence"] for r in (emitted, confirmed, waitlisted, emitted_again)] == [1, 2, 3, 4]
+    assert _shape(confirmed) == _shape(emitted) == _shape(waitlisted) == _shape(emitted_again)
+    assert len({r["event_id"] for r in (emitted, confirmed, waitlisted)}) == 3
+    assert AvailabilityChanged.model_validate(confirmed["payload"]) == AvailabilityChanged(
+        session_id=session.session_id, capacity=1, confirmed_seats=1, seats_available=0, waitlist_length=0
+    )
+    assert AvailabilityChanged.model_validate(waitlisted["payload"]).waitlist_length == 1
+    assert confirmed["payload"] == AvailabilityChanged.model_validate(confirmed["payload"]).model_dump(mode="json")
+
+
+async def test_a_booking_wakes_the_relay_at_commit(
+    client: httpx.AsyncClient, catalog: CatalogStandIn, mint: Mint, database_url: str
+) -> None:
+    session = await catalog.schedule()
+    listener = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    notices: asyncio.Queue[str] = asyncio.Queue()
+    try:
+        await listener.add_listener(notify_channel(SCHEMA), lambda *args: notices.put_nowait(args[2]))
+        assert (await book(client, mint(), session.session_id)).status_code == 201
+        assert await asyncio.wait_for(notices.get(), timeout=10) == notify_channel(SCHEMA)
+    finally:
+        await listener.close()
