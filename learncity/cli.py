@@ -2,6 +2,8 @@
 
 import asyncio
 import getpass
+import warnings
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,19 +12,30 @@ import uvicorn
 from shared.events.tables import EventTables
 from shared.topology import DEFAULT_GATEWAY_PORT, SERVICES
 
+# The embedded PostgreSQL asks platformdirs for a runtime dir; in containers and CI none is set, and the
+# fallback it warns about is fine. The warning would be the first line of every command's output.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
 app = typer.Typer(
-    help="Learning City: find, book and record learning activities within a 15-minute walk.",
+    help="Learning City: find, book and record learning activities within a 15-minute walk.\n\n"
+    "Start here: `learncity up` runs everything on this machine and prints the URLs. The database is an "
+    "embedded PostgreSQL in LEARNCITY_DATA_DIR (default ./.learncity) unless DATABASE_URL is set.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 
-ServiceName = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")]
+
+class Service(StrEnum):
+    """A choice, so `--help` lists the services and a typo is refused with the list."""
+
+    orgs = "orgs"
+    catalog = "catalog"
+    booking = "booking"
 
 
-def _check_service(service: str) -> str:
-    if service not in SERVICES:
-        raise typer.BadParameter(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
-    return service
+assert tuple(Service) == SERVICES, "learncity.cli.Service must follow shared.topology.SERVICES"
+ServiceName = Annotated[Service, typer.Argument(help="The service", show_default=False)]
 
 
 @app.command()
@@ -31,8 +44,14 @@ def up(
     host: Annotated[str, typer.Option(help="Gateway address")] = "127.0.0.1",
     seed: Annotated[bool, typer.Option(help="Seed the demo city on a fresh embedded database")] = True,
 ) -> None:
-    """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed, and run every service
-    behind one gateway. Ctrl-C stops it all."""
+    """Run the whole system on this machine, with demo data.
+
+    Starts PostgreSQL (embedded unless DATABASE_URL is set), applies every service's migrations, seeds the
+    demo city on a fresh embedded database, starts the three services on the ports after `--port`, and
+    prints a table of URLs (API, docs, health). Ctrl-C stops it all.
+
+    Example: `learncity up --port 9000`
+    """
     from learncity.devrunner import up as run_up
 
     asyncio.run(run_up(host=host, port=port, seed=seed))
@@ -45,8 +64,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Listen port")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Run one service (what a container runs). Settings come from its env prefix, e.g. ORGS_DATABASE_URL."""
-    _check_service(service)
+    """Run one service's HTTP API (what a container runs).
+
+    Settings come from the service's env prefix, e.g. ORGS_DATABASE_URL, CATALOG_BOOKING_URL. The database
+    must already be migrated (`learncity migrate`).
+
+    Example: `learncity serve catalog --port 8002`
+    """
     uvicorn.run(
         f"services.{service}.app:create_app",
         factory=True,
@@ -61,9 +85,12 @@ def serve(
 
 @app.command()
 def migrate(
-    service: Annotated[str | None, typer.Argument(help="Only this service (default: all)")] = None,
+    service: Annotated[Service | None, typer.Argument(help="Only this service (default: all)")] = None,
 ) -> None:
-    """Apply migrations to head (every service, or one), on DATABASE_URL or the embedded database."""
+    """Apply migrations to head, for every service or one.
+
+    Uses DATABASE_URL, or the embedded database in LEARNCITY_DATA_DIR.
+    """
     from learncity.devrunner import migrate_all, prepare_database
     from shared.migrations import upgrade_to_head
 
@@ -71,7 +98,7 @@ def migrate(
     if service is None:
         migrate_all(database.url)
     else:
-        upgrade_to_head(_check_service(service), database.url)
+        upgrade_to_head(service.value, database.url)
 
 
 @app.command()
@@ -79,7 +106,13 @@ def revision(
     service: ServiceName,
     message: Annotated[str, typer.Option("-m", "--message", help="What the migration does")],
 ) -> None:
-    """Autogenerate a migration for one service from its models (against a database at head)."""
+    """Autogenerate a migration from a service's models.
+
+    Migrates a database to head first, then writes `migrations/<service>/versions/<date>-<rev>_<slug>.py`.
+    Review the file before committing it.
+
+    Example: `learncity revision catalog -m "add site photos"`
+    """
     from alembic import command
 
     from learncity.devrunner import migrate_all, prepare_database
@@ -87,15 +120,20 @@ def revision(
 
     database = asyncio.run(prepare_database())
     migrate_all(database.url)
-    command.revision(alembic_config(_check_service(service), database.url), message=message, autogenerate=True)
+    command.revision(alembic_config(service.value, database.url), message=message, autogenerate=True)
 
 
 @app.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load the Hangzhou demo city")] = False,
 ) -> None:
-    """Load data sets. `--demo`: the Hangzhou demo city (sites, organizations, activities, the West Lake
-    Reading Festival, eight weeks of sessions); idempotent, a second run adds nothing."""
+    """Load a data set (migrating the database first).
+
+    `--demo`: the Hangzhou demo city: sites, organizations, activities, the West Lake Reading Festival and
+    eight weeks of sessions. Idempotent: a second run adds nothing.
+
+    Example: `learncity seed --demo`
+    """
     from learncity.devrunner import migrate_all, prepare_database, seed_demo_city
 
     if not demo:
@@ -117,7 +155,13 @@ def create_operator(
         str | None, typer.Option(envvar="LEARNCITY_OPERATOR_PASSWORD", help="Password for a new account")
     ] = None,
 ) -> None:
-    """Grant the platform operator role (acts on every organization) to an account."""
+    """Grant the platform operator role to an account.
+
+    Creates the account when it does not exist. Operators may act on every organization. Sign in again
+    afterwards: the role is in new tokens only.
+
+    Example: `LEARNCITY_OPERATOR_PASSWORD=... learncity create-operator ops@example.org`
+    """
     from learncity.devrunner import prepare_database
     from services.orgs.commands import grant_operator
 
@@ -152,7 +196,12 @@ def _event_tables() -> dict[str, EventTables]:
 def events(
     retry: Annotated[bool, typer.Option("--retry", help="Queue every failed delivery again")] = False,
 ) -> None:
-    """List event deliveries that failed after every attempt (dead letters), or retry them."""
+    """List or retry failed event deliveries (dead letters).
+
+    A delivery fails for good after every attempt of the relay's backoff; `--retry` queues them all again.
+
+    Example: `learncity events --retry`
+    """
     from rich.console import Console
     from rich.table import Table
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -184,12 +233,14 @@ def events(
 
 @app.command()
 def relay(service: ServiceName) -> None:
-    """Run only a service's outbox relay, without its HTTP API (extra replicas are safe: SKIP LOCKED)."""
+    """Run only a service's outbox relay (no HTTP API).
+
+    Extra replicas are safe: deliveries are claimed with SKIP LOCKED.
+    """
     import importlib
     import os
 
-    _check_service(service)
-    if service not in _event_tables():
+    if service.value not in _event_tables():
         raise typer.BadParameter(f"{service} publishes no events")
     os.environ[f"{service.upper()}_RELAY_ENABLED"] = "true"
     application = importlib.import_module(f"services.{service}.app").create_app()

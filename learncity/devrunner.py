@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from learncity.gateway import create_gateway
@@ -73,6 +73,8 @@ def service_environment(service: str, database_url: str, ports: dict[str, int]) 
         prefix + "DATABASE_URL": database_url,
         prefix + "ORGS_URL": local["orgs"],
         prefix + "LOG_JSON": "false",
+        # Request logs of every event delivery would bury the URL table; `<SERVICE>_LOG_LEVEL=INFO` shows them.
+        prefix + "LOG_LEVEL": "WARNING",
         prefix + "TRUST_FORWARDED_FOR": "true",
         "ORGS_JWT_KEY_FILE": str(data_dir() / "orgs-jwt-ed25519.pem"),
         "CATALOG_BOOKING_URL": local["booking"],
@@ -131,19 +133,25 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = 10.0
             process.wait()
 
 
-def _summary(host: str, port: int, ports: dict[str, int], database: Database) -> Table:
+def _summary(host: str, port: int, ports: dict[str, int], database: Database, *, demo: bool) -> Group:
     base = f"http://{host}:{port}"
-    table = Table(title="Learning City is up", show_header=True)
-    table.add_column("what")
-    table.add_column("URL")
-    table.add_row("gateway", base)
-    table.add_row("health", f"{base}/healthz")
-    table.add_row("docs (all services)", f"{base}/docs")
+    urls = Table(title="Learning City is up", show_header=True)
+    urls.add_column("what")
+    urls.add_column("where")
+    urls.add_row("API (gateway)", f"{base}/v1/...")
+    urls.add_row("docs (all services)", f"{base}/docs")
+    urls.add_row("health", f"{base}/healthz")
+    urls.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
+    if demo:
+        from services.catalog.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
+
+        urls.add_row("demo sign-in", f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
+    services = Table(show_header=True, caption="Each service's own port also answers /docs, /readyz and /metrics.")
+    for column in ("service", "docs (gateway)", "own port"):
+        services.add_column(column)
     for service in SERVICES:
-        table.add_row(f"{service} docs", f"{base}{docs_paths(service)[0]}")
-        table.add_row(f"{service} service", f"http://127.0.0.1:{ports[service]}")
-    table.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
-    return table
+        services.add_row(service, f"{base}{docs_paths(service)[0]}", f"http://127.0.0.1:{ports[service]}")
+    return Group(urls, services)
 
 
 async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] | None = None) -> None:
@@ -151,7 +159,8 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
     ports = service_ports or default_ports(port)
     database = await prepare_database()
     await asyncio.to_thread(migrate_all, database.url)
-    if seed and database.embedded and database.fresh:
+    seeded = seed and database.embedded and database.fresh
+    if seeded:
         await seed_demo_city(database.url)
 
     stop = asyncio.Event()
@@ -180,7 +189,7 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
                 gateway_task.result()
                 raise RuntimeError("the gateway stopped while starting")
             await asyncio.sleep(0.02)
-        console.print(_summary(host, port, ports, database))
+        console.print(_summary(host, port, ports, database, demo=seeded))
         console.print(f"Ready in {time.perf_counter() - started:.1f}s. Press Ctrl-C to stop.")
         await _until_stopped(stop, processes)
         gateway.should_exit = True

@@ -26,6 +26,14 @@ from tests.live import LiveSystem
 from tests.support import InProcessTransport, internal_url
 
 TEST_DATABASE = "learncity_test"
+# Fixtures that run real service processes, whose relays deliver every pending outbox row of the shared
+# database: tests using them run last, so they never race the hand-driven relays of in-process tests.
+_PROCESS_FIXTURES = {"live_system", "private_system"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    live = [item for item in items if _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    items[:] = [item for item in items if item not in live] + live
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +69,15 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
         )
         if tables:
             names = ", ".join(f'"{t["schemaname"]}"."{t["tablename"]}"' for t in tables)
-            await connection.execute(f"TRUNCATE {names} CASCADE")
+            # Live relays may hold row locks for a moment; TRUNCATE can then lose a deadlock: try again.
+            for attempt in range(5):
+                try:
+                    await connection.execute(f"TRUNCATE {names} CASCADE")
+                    break
+                except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2)
     finally:
         await connection.close()
 

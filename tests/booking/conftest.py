@@ -20,14 +20,6 @@ from tests.support import Person, new_email, register_and_login
 Deliver = Callable[[EventEnvelope], Awaitable[None]]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests using `live_system` run last: once started, its processes' relays deliver every pending
-    outbox row of the shared database, which would race the hand-driven relays of in-process tests."""
-    live = [item for item in items if "live_system" in getattr(item, "fixturenames", ())]
-    if live:
-        items[:] = [item for item in items if item not in live] + live
-
-
 def minutes_from_now(minutes: float) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=minutes)
 

@@ -20,12 +20,6 @@ from tests.support import PASSWORD, Person, new_email
 ROLES = ("owner", "admin", "coordinator", "member")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on real processes run last (their relays would deliver the outbox rows in-process tests drive)."""
-    live = [item for item in items if {"live_system", "private_system"} & set(getattr(item, "fixturenames", ()))]
-    items[:] = [item for item in items if item not in live] + live
-
-
 class LiveApi:
     """Synchronous HTTP to the live processes, routed by the first path segment as the gateway does."""
 
