@@ -1,0 +1,119 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalog.activities.repository import ActivityRepository
+from services.catalog.activities.schemas import ActivityCreate, ActivityKind, ActivityOut, ActivityUpdate
+from services.catalog.models import Activity
+from services.catalog.peers import OrganizationDirectory
+from services.catalog.schemas import unique
+from services.catalog.sessions.service import propagate_activity_change
+from shared.auth import Principal
+from shared.authz import MembershipSource, OrgRole, require_org_role
+from shared.errors import Unprocessable
+from shared.events.outbox import Outbox
+from shared.ids import new_id
+from shared.schemas import pick_language
+
+# Fields every session snapshot carries: changing one tells booking about each upcoming session.
+_SNAPSHOT_FIELDS = frozenset({"title", "kind", "site_id"})
+
+
+def search_text(title: dict[str, str], description: dict[str, str] | None) -> str:
+    """What `q` matches: every title and description in every language, lowercased."""
+    return " ".join([*title.values(), *(description or {}).values()]).lower()
+
+
+def activity_out(activity: Activity, accept_language: str | None) -> ActivityOut:
+    return ActivityOut(
+        id=activity.id,
+        title=activity.title,
+        title_display=pick_language(activity.title, accept_language) or "",
+        description=activity.description,
+        description_display=pick_language(activity.description, accept_language),
+        kind=ActivityKind(activity.kind),
+        topics=activity.topics,
+        audience=activity.audience,
+        language=activity.language,
+        host_org_id=activity.host_org_id,
+        site_id=activity.site_id,
+        series_id=activity.series_id,
+        price_cents=activity.price_cents,
+        created_at=activity.created_at,
+        updated_at=activity.updated_at,
+    )
+
+
+async def _require_references(db: AsyncSession, *, site_id: UUID | None, series_id: UUID | None) -> None:
+    activities = ActivityRepository(db)
+    if site_id is not None and not await activities.site_exists(site_id):
+        raise Unprocessable("No site with this id", pointer="/body/site_id")
+    if series_id is not None and not await activities.series_exists(series_id):
+        raise Unprocessable("No series with this id", pointer="/body/series_id")
+
+
+async def create_activity(
+    db: AsyncSession,
+    principal: Principal,
+    memberships: MembershipSource,
+    organizations: OrganizationDirectory,
+    body: ActivityCreate,
+) -> Activity:
+    """Admins and coordinators of the host organization, and operators."""
+    await organizations.require_role(
+        principal, memberships, body.host_org_id, OrgRole.coordinator, pointer="/body/host_org_id"
+    )
+    return await add_activity(db, body)
+
+
+async def add_activity(db: AsyncSession, body: ActivityCreate, *, activity_id: UUID | None = None) -> Activity:
+    await _require_references(db, site_id=body.site_id, series_id=body.series_id)
+    activity = Activity(
+        id=activity_id or new_id(),
+        title=body.title,
+        description=body.description,
+        kind=body.kind.value,
+        topics=unique(body.topics),
+        audience=unique(body.audience),
+        language=body.language,
+        host_org_id=body.host_org_id,
+        site_id=body.site_id,
+        series_id=body.series_id,
+        price_cents=body.price_cents,
+        search_text=search_text(body.title, body.description),
+    )
+    return await ActivityRepository(db).add(activity)
+
+
+async def update_activity(
+    db: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    memberships: MembershipSource,
+    activity: Activity,
+    body: ActivityUpdate,
+    *,
+    now: datetime,
+) -> Activity:
+    """Admins of the host organization, and operators. A change to the title, kind or site reaches
+    booking as `session.updated` for every upcoming session (and the site moves with them)."""
+    await require_org_role(memberships, principal, activity.host_org_id, OrgRole.admin)
+    changes: dict[str, Any] = {
+        field: value.value if isinstance(value, ActivityKind) else value
+        for field, value in body.model_dump(exclude_unset=True).items()
+    }
+    await _require_references(db, site_id=changes.get("site_id"), series_id=changes.get("series_id"))
+    # Concurrent edits of one activity take turns, so their session events go out in commit order.
+    await db.refresh(activity, with_for_update=True)
+    changed = {field for field, value in changes.items() if getattr(activity, field) != value}
+    for field in changed:
+        value = changes[field]
+        setattr(activity, field, unique(value) if field in ("topics", "audience") else value)
+    if changed & {"title", "description"}:
+        activity.search_text = search_text(activity.title, activity.description)
+    await db.flush()
+    if changed & _SNAPSHOT_FIELDS:
+        await propagate_activity_change(db, outbox, activity, now=now)
+    return activity

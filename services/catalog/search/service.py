@@ -1,0 +1,116 @@
+"""Search results straight from rows to JSON, because this is the catalog's hottest path: plain dicts,
+validated against `Page[SearchItem]` and serialized in one pass by pydantic-core (as fast as serializing
+untyped dicts). Items carry the whole session and summaries of its activity and site (a result list needs
+no descriptions; the single-resource endpoints have them); tests compare them with those endpoints."""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import TypeAdapter
+
+from services.catalog.geo import walk_minutes_for
+from services.catalog.pagination import require_cursor_types
+from services.catalog.reads import ReadPool
+from services.catalog.search.repository import SearchFilters, search_query
+from services.catalog.search.schemas import MAX_WINDOW_DAYS, SearchItem, SearchSort
+from shared.errors import Unprocessable
+from shared.pagination import Page, PageParams, encode_cursor
+from shared.schemas import pick_language
+
+_PAGE = TypeAdapter(Page[SearchItem])
+
+
+def time_window(
+    starts_from: datetime | None, starts_before: datetime | None, *, now: datetime
+) -> tuple[datetime, datetime]:
+    """`from` defaults to now and `to` to `from` + 366 days; `to` must be after `from`, at most 366 days on."""
+    start = starts_from or now
+    end = starts_before or start + timedelta(days=MAX_WINDOW_DAYS)
+    if end <= start:
+        raise Unprocessable("`to` must be after `from`", pointer="/query/to")
+    if end - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise Unprocessable(f"The time window may span at most {MAX_WINDOW_DAYS} days", pointer="/query/to")
+    return start, end
+
+
+def _session(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["session_id"],
+        "activity_id": row["activity_id"],
+        "site_id": row["site_id"],
+        "starts_at": row["starts_at"],
+        "ends_at": row["ends_at"],
+        "capacity": row["capacity"],
+        "status": row["status"],
+        "seats_available": row["seats_available"],
+        "waitlist_length": row["waitlist_length"] or 0,
+        "booking_opens_at": row["booking_opens_at"],
+        "booking_closes_at": row["booking_closes_at"],
+        "cancelled_at": row["cancelled_at"],
+        "cancel_reason": row["cancel_reason"],
+    }
+
+
+def _activity(row: Mapping[str, Any], accept_language: str | None) -> dict[str, Any]:
+    return {
+        "id": row["activity_id"],
+        "title": row["title"],
+        "title_display": pick_language(row["title"], accept_language) or "",
+        "kind": row["activity_kind"],
+        "topics": row["topics"],
+        "audience": row["audience"],
+        "language": row["language"],
+        "host_org_id": row["host_org_id"],
+        "series_id": row["series_id"],
+        "price_cents": row["price_cents"],
+    }
+
+
+def _site(row: Mapping[str, Any], accept_language: str | None) -> dict[str, Any] | None:
+    if row["site_id"] is None:
+        return None
+    return {
+        "id": row["site_id"],
+        "name": row["site_name"],
+        "name_display": pick_language(row["site_name"], accept_language) or "",
+        "kind": row["site_kind"],
+        "location": {"lat": row["lat"], "lon": row["lon"]},
+        "address": row["address"],
+        "district": row["district"],
+        "accessibility": row["accessibility"],
+    }
+
+
+def _item(row: Mapping[str, Any], accept_language: str | None) -> dict[str, Any]:
+    distance = row["distance_m"]
+    return {
+        "session": _session(row),
+        "activity": _activity(row, accept_language),
+        "site": _site(row, accept_language),
+        "distance_m": distance,
+        "walk_minutes": None if distance is None else walk_minutes_for(distance),
+        "seats_available": row["seats_available"],
+    }
+
+
+def _after(filters: SearchFilters, page: PageParams) -> tuple[Any, UUID] | None:
+    """The cursor's keyset position, checked to hold this sort's value types."""
+    values = require_cursor_types(page, float if filters.sort is SearchSort.distance else datetime, UUID)
+    return None if values is None else (values[0], values[1])
+
+
+async def search_sessions(
+    reads: ReadPool, filters: SearchFilters, page: PageParams, *, accept_language: str | None
+) -> bytes:
+    """One page as the JSON body of `Page[SearchItem]`."""
+    sql, arguments = search_query(filters, after=_after(filters, page), limit=page.limit + 1)
+    rows = await reads.fetch(sql, arguments)
+    next_cursor = None
+    if len(rows) > page.limit:
+        last = rows[page.limit - 1]
+        key = last["distance_m"] if filters.sort is SearchSort.distance else last["starts_at"]
+        next_cursor = encode_cursor([key, last["session_id"]])
+    items = [_item(row, accept_language) for row in rows[: page.limit]]
+    return _PAGE.dump_json(_PAGE.validate_python({"items": items, "next_cursor": next_cursor}))

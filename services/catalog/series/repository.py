@@ -1,0 +1,6 @@
+from services.catalog.models import Series
+from shared.repository import Repository
+
+
+class SeriesRepository(Repository[Series]):
+    model = Series

@@ -1,0 +1,236 @@
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalog.availability.service import seats_available
+from services.catalog.models import Activity, ActivitySession, SessionAvailability
+from services.catalog.pagination import require_cursor_types
+from services.catalog.peers import BookingSeats
+from services.catalog.sessions.recurrence import expand_starts
+from services.catalog.sessions.repository import ActivitySessionRepository
+from services.catalog.sessions.schemas import SessionCancel, SessionCreate, SessionOut, SessionStatus, SessionUpdate
+from services.catalog.sessions.timing import SessionTimes
+from shared.auth import Principal
+from shared.authz import MembershipSource, OrgRole, require_org_role
+from shared.errors import Conflict, Unprocessable
+from shared.events.outbox import Outbox
+from shared.events.schemas import SessionSnapshot
+from shared.pagination import Page, PageParams
+from shared.repository import paginate
+
+SessionEvent = Literal["session.scheduled", "session.updated", "session.cancelled"]
+
+
+def snapshot(activity_session: ActivitySession, activity: Activity) -> SessionSnapshot:
+    """The whole session as booking needs it (the payload of every session.* event and the internal API)."""
+    return SessionSnapshot(
+        session_id=activity_session.id,
+        activity_id=activity.id,
+        host_org_id=activity.host_org_id,
+        site_id=activity_session.site_id,
+        title=activity.title,
+        kind=activity.kind,
+        starts_at=activity_session.starts_at,
+        ends_at=activity_session.ends_at,
+        capacity=activity_session.capacity,
+        status="cancelled" if activity_session.status == "cancelled" else "scheduled",
+        booking_opens_at=activity_session.booking_opens_at,
+        booking_closes_at=activity_session.booking_closes_at,
+    )
+
+
+async def _emit(
+    db: AsyncSession, outbox: Outbox, event: SessionEvent, activity_session: ActivitySession, activity: Activity
+) -> None:
+    await outbox.emit(db, event, activity_session.id, snapshot(activity_session, activity))
+
+
+def session_out(activity_session: ActivitySession, figures: SessionAvailability | None) -> SessionOut:
+    return SessionOut(
+        id=activity_session.id,
+        activity_id=activity_session.activity_id,
+        site_id=activity_session.site_id,
+        starts_at=activity_session.starts_at,
+        ends_at=activity_session.ends_at,
+        capacity=activity_session.capacity,
+        status=SessionStatus(activity_session.status),
+        seats_available=seats_available(activity_session.capacity, figures),
+        waitlist_length=figures.waitlist_length if figures is not None else 0,
+        booking_opens_at=activity_session.booking_opens_at,
+        booking_closes_at=activity_session.booking_closes_at,
+        cancelled_at=activity_session.cancelled_at,
+        cancel_reason=activity_session.cancel_reason,
+    )
+
+
+async def load_out(db: AsyncSession, activity_session: ActivitySession) -> SessionOut:
+    return session_out(activity_session, await ActivitySessionRepository(db).figures(activity_session.id))
+
+
+async def host_activity(db: AsyncSession, activity_session: ActivitySession) -> Activity:
+    activity = await db.get(Activity, activity_session.activity_id)
+    assert activity is not None  # a foreign key
+    return activity
+
+
+async def _locked_for_host_admin(
+    db: AsyncSession, principal: Principal, memberships: MembershipSource, activity_session: ActivitySession
+) -> Activity:
+    """The session's activity, once the caller is an admin of its host (or an operator); the session row is
+    then locked, so changes of one session take turns, each sees the last one's result, and their events go
+    out in commit order."""
+    activity = await host_activity(db, activity_session)
+    await require_org_role(memberships, principal, activity.host_org_id, OrgRole.admin)
+    await db.refresh(activity_session, with_for_update=True)
+    return activity
+
+
+async def schedule(
+    db: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    memberships: MembershipSource,
+    activity: Activity,
+    body: SessionCreate,
+    *,
+    default_zone: str,
+) -> list[ActivitySession]:
+    """Admins and coordinators of the host organization, and operators: one session, or one per
+    occurrence of `recurrence` (at most 500)."""
+    await require_org_role(memberships, principal, activity.host_org_id, OrgRole.coordinator)
+    first = SessionTimes(body.starts_at, body.ends_at, body.booking_opens_at, body.booking_closes_at)
+    first.require_consistent()
+    if body.recurrence is None:
+        occurrences = [first]
+    else:
+        starts = await expand_starts(body.starts_at, body.recurrence, default_zone=default_zone)
+        occurrences = [first.moved_to(start) for start in starts]
+    return await add_sessions(db, outbox, activity, occurrences, capacity=body.capacity)
+
+
+async def add_sessions(
+    db: AsyncSession,
+    outbox: Outbox,
+    activity: Activity,
+    occurrences: Sequence[SessionTimes],
+    *,
+    capacity: int,
+    session_ids: Sequence[UUID] | None = None,
+) -> list[ActivitySession]:
+    """Store sessions of `activity` and announce each (`session.scheduled`) in the same transaction."""
+    sessions = [
+        ActivitySession(
+            activity_id=activity.id,
+            site_id=activity.site_id,
+            starts_at=times.starts_at,
+            ends_at=times.ends_at,
+            capacity=capacity,
+            status="scheduled",
+            booking_opens_at=times.booking_opens_at,
+            booking_closes_at=times.booking_closes_at,
+        )
+        for times in occurrences
+    ]
+    for activity_session, session_id in zip(sessions, session_ids or (), strict=False):
+        activity_session.id = session_id
+    await ActivitySessionRepository(db).add_many(sessions)
+    for activity_session in sessions:
+        await _emit(db, outbox, "session.scheduled", activity_session, activity)
+    return sessions
+
+
+async def update_session(
+    db: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    memberships: MembershipSource,
+    booking: BookingSeats,
+    activity_session: ActivitySession,
+    body: SessionUpdate,
+    *,
+    now: datetime,
+) -> ActivitySession:
+    """Admins of the host organization, and operators. Only a scheduled session that has not started
+    changes; capacity may not drop below the seats booking has confirmed."""
+    activity = await _locked_for_host_admin(db, principal, memberships, activity_session)
+    if activity_session.status == "cancelled":
+        raise Conflict("The session is cancelled")
+    if activity_session.starts_at <= now:
+        raise Conflict("The session has started; past sessions cannot be changed")
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    times = SessionTimes(
+        starts_at=changes.get("starts_at", activity_session.starts_at),
+        ends_at=changes.get("ends_at", activity_session.ends_at),
+        booking_opens_at=changes.get("booking_opens_at", activity_session.booking_opens_at),
+        booking_closes_at=changes.get("booking_closes_at", activity_session.booking_closes_at),
+    )
+    times.require_consistent()
+    if "starts_at" in changes and times.starts_at <= now:
+        raise Unprocessable("A session can only move to a time in the future", pointer="/body/starts_at")
+    capacity = changes.get("capacity", activity_session.capacity)
+    if capacity < activity_session.capacity:
+        confirmed = await booking.confirmed_seats(activity_session.id)
+        if capacity < confirmed:
+            raise Conflict(f"{confirmed} seats are confirmed; capacity cannot drop below that")
+    wanted = {"capacity": capacity, **asdict(times)}
+    changed = {field: value for field, value in wanted.items() if getattr(activity_session, field) != value}
+    if not changed:
+        return activity_session
+    for field, value in changed.items():
+        setattr(activity_session, field, value)
+    await db.flush()
+    await _emit(db, outbox, "session.updated", activity_session, activity)
+    return activity_session
+
+
+async def cancel_session(
+    db: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    memberships: MembershipSource,
+    activity_session: ActivitySession,
+    body: SessionCancel,
+    *,
+    now: datetime,
+) -> ActivitySession:
+    """Admins of the host organization, and operators. Idempotent: cancelling a cancelled session
+    answers it unchanged (no second event). A session that has ended cannot be cancelled."""
+    activity = await _locked_for_host_admin(db, principal, memberships, activity_session)
+    if activity_session.status == "cancelled":
+        return activity_session
+    if activity_session.ends_at <= now:
+        raise Conflict("The session has ended; it cannot be cancelled")
+    activity_session.status = "cancelled"
+    activity_session.cancelled_at = now
+    activity_session.cancel_reason = body.reason
+    await db.flush()
+    await _emit(db, outbox, "session.cancelled", activity_session, activity)
+    return activity_session
+
+
+async def propagate_activity_change(db: AsyncSession, outbox: Outbox, activity: Activity, *, now: datetime) -> None:
+    """After an activity's title, kind or site changed: its upcoming sessions follow it to the site, and
+    booking hears `session.updated` for each."""
+    upcoming = await ActivitySessionRepository(db).upcoming_of_activity(
+        activity.id, after=now, site_id=activity.site_id
+    )
+    for activity_session in upcoming:
+        await _emit(db, outbox, "session.updated", activity_session, activity)
+
+
+async def list_of_activity(db: AsyncSession, activity: Activity, page: PageParams) -> Page[SessionOut]:
+    require_cursor_types(page, datetime, UUID)
+    rows, next_cursor = await paginate(
+        db,
+        select(ActivitySession).where(ActivitySession.activity_id == activity.id),
+        keyset=[ActivitySession.starts_at, ActivitySession.id],
+        key_of=lambda s: [s.starts_at, s.id],
+        page=page,
+    )
+    figures = await ActivitySessionRepository(db).figures_of([row.id for row in rows])
+    return Page(items=[session_out(row, figures.get(row.id)) for row in rows], next_cursor=next_cursor)

@@ -1,0 +1,98 @@
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalog.geo import GeoPoint, walk_minutes_for
+from services.catalog.models import Site
+from services.catalog.pagination import require_cursor_types
+from services.catalog.peers import OrganizationDirectory
+from services.catalog.schemas import Location, unique
+from services.catalog.sites.repository import SiteRepository
+from services.catalog.sites.schemas import SiteCreate, SiteKind, SiteListItem, SiteOut
+from shared.auth import Principal
+from shared.authz import MembershipSource, OrgRole
+from shared.ids import new_id
+from shared.pagination import Page, PageParams
+from shared.repository import paginate
+from shared.schemas import pick_language
+
+
+def site_out(site: Site, accept_language: str | None) -> SiteOut:
+    return SiteOut(
+        id=site.id,
+        name=site.name,
+        name_display=pick_language(site.name, accept_language) or "",
+        kind=SiteKind(site.kind),
+        location=Location(lat=site.lat, lon=site.lon),
+        address=site.address,
+        district=site.district,
+        owner_org_id=site.owner_org_id,
+        accessibility=site.accessibility,
+        opening_hours=site.opening_hours,
+        created_at=site.created_at,
+    )
+
+
+def site_list_item(site: Site, accept_language: str | None, distance: float | None) -> SiteListItem:
+    return SiteListItem(
+        **site_out(site, accept_language).model_dump(),
+        distance_m=distance,
+        walk_minutes=None if distance is None else walk_minutes_for(distance),
+    )
+
+
+async def create_site(
+    db: AsyncSession,
+    principal: Principal,
+    memberships: MembershipSource,
+    organizations: OrganizationDirectory,
+    body: SiteCreate,
+) -> Site:
+    """Admins (or owners) of the owning organization, and operators."""
+    await organizations.require_role(
+        principal, memberships, body.owner_org_id, OrgRole.admin, pointer="/body/owner_org_id"
+    )
+    return await add_site(db, body)
+
+
+async def add_site(db: AsyncSession, body: SiteCreate, *, site_id: UUID | None = None) -> Site:
+    """Store a site (authorization already done: the API above, or the demo seed)."""
+    site = Site(
+        id=site_id or new_id(),
+        name=body.name,
+        kind=body.kind.value,
+        lat=body.location.lat,
+        lon=body.location.lon,
+        address=body.address,
+        district=body.district,
+        owner_org_id=body.owner_org_id,
+        accessibility=unique([feature.value for feature in body.accessibility]),
+        opening_hours=body.opening_hours,
+    )
+    return await SiteRepository(db).add(site)
+
+
+async def list_sites(
+    db: AsyncSession,
+    page: PageParams,
+    *,
+    near: GeoPoint | None,
+    walk_minutes: int,
+    kind: str | None,
+    accept_language: str | None,
+) -> Page[SiteListItem]:
+    sites = SiteRepository(db)
+    if near is None:
+        require_cursor_types(page, UUID)
+        rows, next_cursor = await paginate(
+            db, sites.listing(kind=kind), keyset=[Site.id], key_of=lambda site: [site.id], page=page
+        )
+        return Page(items=[site_list_item(site, accept_language, None) for site in rows], next_cursor=next_cursor)
+    require_cursor_types(page, float, UUID)
+    statement, keyset = sites.nearby(near, walk_minutes, kind=kind)
+    pairs, next_cursor = await paginate(
+        db, statement, keyset=keyset, key_of=lambda row: [row[1], row[0].id], page=page, scalars=False
+    )
+    return Page(
+        items=[site_list_item(site, accept_language, distance) for site, distance in pairs], next_cursor=next_cursor
+    )
