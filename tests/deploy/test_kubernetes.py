@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from deploy.render import COMPOSE_WIRED, env_prefix, setting_variables, settings_class
 from shared.topology import SERVICES, owner_of

@@ -4,7 +4,7 @@ with `shared.topology`, checked by each proxy's own matching rules rather than b
 from pathlib import Path
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from deploy.render import ROOT, SERVICE_PORT, rendered_files, settings_class
 from shared.topology import SERVICES, owner_of
