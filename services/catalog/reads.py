@@ -1,8 +1,8 @@
 """A plain asyncpg pool for the catalog's hottest read, the session search.
 
 Search is one SELECT: it needs no unit of work, no ORM and no transaction. Through the shared engine each
-request would also pay the pool's pre-ping (BEGIN, a probe, ROLLBACK) and SQLAlchemy's per-statement work,
-about as much CPU as the query itself. Here a request is one prepared-statement round trip.
+request would also pay the unit of work's BEGIN and COMMIT round trips and SQLAlchemy's per-statement work;
+here a request is one prepared-statement round trip.
 """
 
 import json

@@ -28,12 +28,6 @@ HUBIN = (30.2590, 120.1640)  # Hubin, by West Lake
 ROLES = ("owner", "admin", "coordinator", "member")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on `live_system` last: its running relays would deliver the outbox rows other tests inspect."""
-    live = [item for item in items if "live_system" in getattr(item, "fixturenames", ())]
-    items[:] = [item for item in items if item not in live] + live
-
-
 def pointers(response: httpx.Response) -> list[str]:
     """The JSON pointers of a 422 problem's field errors (asserting it is one)."""
     body: Any = assert_problem(response, 422)

@@ -3,7 +3,6 @@ from fastapi import APIRouter, status
 from services.catalog.activities import service
 from services.catalog.activities.schemas import ActivityCreate, ActivityOut, ActivityUpdate
 from services.catalog.dependencies import ActivityDep, OrganizationsDep, SettingsDep
-from services.catalog.pagination import PageDep
 from services.catalog.sessions import service as sessions
 from services.catalog.sessions.schemas import SessionCreate, SessionOut, SessionsCreated
 from shared.auth import CurrentPerson
@@ -11,7 +10,7 @@ from shared.authz import MembershipsDep
 from shared.db import SessionDep, utcnow
 from shared.errors import problem_responses
 from shared.events.wiring import OutboxDep
-from shared.pagination import Page
+from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
 
 router = APIRouter(prefix="/v1/activities", tags=["activities"])

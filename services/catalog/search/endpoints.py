@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, Response
 
 from services.catalog.activities.schemas import ActivityKind
 from services.catalog.geo import DEFAULT_WALK_MINUTES, NearDep, WalkMinutes
-from services.catalog.pagination import PageDep
 from services.catalog.reads import ReadPoolDep
 from services.catalog.schemas import CatalogTime, Slug
 from services.catalog.search import service
@@ -13,7 +12,7 @@ from services.catalog.search.repository import SearchFilters
 from services.catalog.search.schemas import SearchItem, SearchSort
 from shared.db import utcnow
 from shared.errors import Unprocessable, problem_responses
-from shared.pagination import Page
+from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
 
 router = APIRouter(prefix="/v1/search", tags=["search"])

@@ -4,14 +4,13 @@ from fastapi import APIRouter, Query, status
 
 from services.catalog.dependencies import OrganizationsDep, SiteDep
 from services.catalog.geo import DEFAULT_WALK_MINUTES, NearDep, WalkMinutes
-from services.catalog.pagination import PageDep
 from services.catalog.sites import service
 from services.catalog.sites.schemas import SiteCreate, SiteKind, SiteListItem, SiteOut
 from shared.auth import CurrentPerson
 from shared.authz import MembershipsDep
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.pagination import Page
+from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
