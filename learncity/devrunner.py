@@ -26,24 +26,24 @@ console = Console(stderr=True)
 
 
 @dataclass
-class Database:
+class PreparedDatabase:
     url: str
     embedded: bool
     fresh: bool
     handle: Any = field(default=None, repr=False)
 
 
-async def prepare_database() -> Database:
+async def prepare_database() -> PreparedDatabase:
     """`DATABASE_URL` when set; otherwise the embedded server in `LEARNCITY_DATA_DIR`."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
         url, created = await ensure_database(configured, _database_name(configured))
-        return Database(url=url, embedded=False, fresh=created)
+        return PreparedDatabase(url=url, embedded=False, fresh=created)
     pgdata = data_dir() / "pg"
     with _step("Starting embedded PostgreSQL" + ("" if (pgdata / "PG_VERSION").exists() else " (first start: initdb)")):
         handle = await asyncio.to_thread(start_embedded, pgdata)
     url, created = await ensure_database(handle.get_uri(), DEFAULT_DATABASE)
-    return Database(url=url, embedded=True, fresh=created, handle=handle)
+    return PreparedDatabase(url=url, embedded=True, fresh=created, handle=handle)
 
 
 def _database_name(url: str) -> str:
@@ -133,7 +133,7 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = 10.0
             process.wait()
 
 
-def _summary(host: str, port: int, ports: dict[str, int], database: Database, *, demo: bool) -> Group:
+def _summary(host: str, port: int, ports: dict[str, int], database: PreparedDatabase, *, demo: bool) -> Group:
     base = f"http://{host}:{port}"
     urls = Table(title="Learning City is up", show_header=True)
     urls.add_column("what")

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -42,7 +42,6 @@ class ServiceSpec:
     # Service-specific resources (peer clients, event relay) living as long as the app.
     resources: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None
     version: str = "1.0.0"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def create_service_app(
