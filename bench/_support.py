@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -9,9 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 
 from learncity.postgres import ensure_database, start_embedded
@@ -86,3 +90,72 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
         "p99": percentile(ms, 99),
         "max": max(ms) if ms else float("nan"),
     }
+
+
+# CPU accounting from /proc: utime + stime of whole processes (all their threads).
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS_PER_S
+
+
+def service_pids(base_url: str) -> list[int]:
+    """The process serving the base URL's port (the one started with that `--port`) and any worker children."""
+    port = str(urlsplit(base_url).port)
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit():
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"--port" in argv and port.encode() in argv:
+                    found.append(int(entry.name))
+    parents = set(found)
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) in parents:
+                found.append(int(entry.name))
+    return found
+
+
+async def backend_pids(dsn: str) -> list[int]:
+    """PostgreSQL backends serving the bench database (the service's or the direct clients' connections)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row["pid"] for row in rows]
+    finally:
+        await connection.close()
+
+
+def driver_cpu_seconds() -> float:
+    """This process's CPU plus that of finished child processes (wrk)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds spent while measuring, by the application side (service or nothing), PostgreSQL and the
+    load driver (wrk, or this process for the direct clients)."""
+
+    app: float = 0.0
+    database: float = 0.0
+    driver: float = 0.0
+
+    @classmethod
+    def sample(cls, app_pids: list[int], database_pids: list[int]) -> "CpuUse":
+        return cls(cpu_seconds(app_pids), cpu_seconds(database_pids), driver_cpu_seconds())
+
+    def split(self) -> tuple[float, float, float]:
+        return self.app, self.database, self.driver
+
+    def __sub__(self, other: "CpuUse") -> "CpuUse":
+        return CpuUse(self.app - other.app, self.database - other.database, self.driver - other.driver)

@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR.parent) not in sys.path:  # `python bench/booking_bench.py` from the repository root
     sys.path.insert(0, str(BENCH_DIR.parent))
 
-from bench._support import free_port, scratch_database, service_process, summary_ms  # noqa: E402
+from bench._support import (  # noqa: E402
+    CpuUse,
+    backend_pids,
+    free_port,
+    scratch_database,
+    service_pids,
+    service_process,
+    summary_ms,
+)
 from shared.ids import new_id  # noqa: E402
 
 HOT_SEATS = 100
@@ -342,93 +351,157 @@ def profile(url: str, output: Path, seconds: int) -> subprocess.Popen[bytes]:
 # ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Endpoint:
+    name: str
+    label: str
+    url: str
+    sessions: list[UUID]
+    hot_session: UUID
+    rounds: list[tuple[LoadResult, CpuUse]]
+
+
+def aggregate(rounds: list[tuple[LoadResult, CpuUse]]) -> tuple[float, float, float, int, int, list[float]]:
+    """Bookings/s over all rounds, the median p50 and p99, requests, failures and CPU ms per request."""
+    requests = sum(result.requests for result, _ in rounds)
+    per_second = sum(result.requests - result.failed for result, _ in rounds) / sum(r.seconds for r, _ in rounds)
+    cpu = [1000 * sum(used.split()[i] for _, used in rounds) / max(1, requests) for i in range(3)]
+    return (
+        per_second,
+        statistics.median(result.p50_ms for result, _ in rounds),
+        statistics.median(result.p99_ms for result, _ in rounds),
+        requests,
+        sum(result.failed for result, _ in rounds),
+        cpu,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=20, help="length of each throughput run")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each throughput run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="throughput runs of each endpoint, alternating, in one session"
+    )
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument(
-        "--profile", type=Path, help="py-spy the service's throughput run into this file (.svg, or .txt for raw)"
+        "--profile", type=Path, help="py-spy the service's first run into this file (.svg, or .txt for raw)"
     )
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
+    # Every run books with people of its own (a person books a session once): enough for the fastest runs.
+    per_run = {"service": args.seconds * 1_500, "minimal": args.seconds * 3_000}
 
-    with tempfile.TemporaryDirectory(prefix="booking-bench-") as scratch, scratch_database() as database_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="booking-bench-") as scratch,
+        scratch_database() as database_url,
+        contextlib.ExitStack() as processes,
+    ):
         folder = Path(scratch)
         key_file = folder / "orgs-ed25519.pem"
-        callers = mint_callers(key_file, 40_000 if use_wrk else 10_000)
+        # Signed tokens for the service; the minimal endpoint takes the person id from a header only.
+        service_callers = iter(mint_callers(key_file, per_run["service"] * args.rounds + 200))
+        minimal_callers = iter(Caller(new_id(), "unused") for _ in range(per_run["minimal"] * args.rounds + 200))
         hot_callers = mint_callers(key_file, HOT_REQUESTS)
-        service_sessions = asyncio.run(seed_sessions(database_url, SESSIONS, BIG_CAPACITY))
-        minimal_sessions = asyncio.run(seed_sessions(database_url, SESSIONS, BIG_CAPACITY))
-        hot_service, hot_minimal = (asyncio.run(seed_sessions(database_url, 1, HOT_SEATS))[0] for _ in range(2))
         orgs_environment = {
             "ORGS_DATABASE_URL": database_url,
             "ORGS_JWT_KEY_FILE": str(key_file),
             "ORGS_LOG_LEVEL": "WARNING",
         }
-        with service_process("orgs", orgs_environment) as orgs_url:
-            booking_environment = {
-                "BOOKING_DATABASE_URL": database_url,
-                "BOOKING_ORGS_URL": orgs_url,
-                "BOOKING_LOG_LEVEL": "WARNING",
-                "BOOKING_RELAY_ENABLED": "false",
-                "BOOKING_JANITOR_INTERVAL_S": "0",
-                # The same ceiling as the minimal app's asyncpg pool (10..30), kept open: the default
-                # 10 + 20 overflow closes overflow connections on return and reopens them under load.
-                "BOOKING_DB_POOL_SIZE": "30",
-                "BOOKING_DB_MAX_OVERFLOW": "0",
-                "BOOKING_RATE_PER_MINUTE": "100000000",
-                "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000",
-            }
-            results: dict[str, LoadResult] = {}
-            hot: dict[str, tuple[float, Counter[int]]] = {}
-            for name, sessions, hot_id in (
-                ("service", service_sessions, hot_service),
-                ("minimal", minimal_sessions, hot_minimal),
-            ):
-                context = (
-                    service_process("booking", booking_environment)
-                    if name == "service"
-                    else minimal_process(database_url)
+        orgs_url = processes.enter_context(service_process("orgs", orgs_environment))
+        booking_environment = {
+            "BOOKING_DATABASE_URL": database_url,
+            "BOOKING_ORGS_URL": orgs_url,
+            "BOOKING_LOG_LEVEL": "WARNING",
+            "BOOKING_RELAY_ENABLED": "false",
+            "BOOKING_JANITOR_INTERVAL_S": "0",
+            # The same ceiling as the minimal app's asyncpg pool (10..30), kept open: the default
+            # 10 + 20 overflow closes overflow connections on return and reopens them under load.
+            "BOOKING_DB_POOL_SIZE": "30",
+            "BOOKING_DB_MAX_OVERFLOW": "0",
+            "BOOKING_RATE_PER_MINUTE": "100000000",
+            "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000",
+        }
+        # Both up at once, runs alternating: whatever else the machine does drifts over both alike.
+        endpoints = {
+            name: Endpoint(
+                name,
+                label,
+                processes.enter_context(context),
+                asyncio.run(seed_sessions(database_url, SESSIONS, BIG_CAPACITY)),
+                asyncio.run(seed_sessions(database_url, 1, HOT_SEATS))[0],
+                [],
+            )
+            for name, label, context in (
+                ("service", "booking service", service_process("booking", booking_environment)),
+                ("minimal", "minimal FastAPI + asyncpg", minimal_process(database_url)),
+            )
+        }
+        callers = {"service": service_callers, "minimal": minimal_callers}
+        for endpoint in endpoints.values():
+            warm_callers = [next(callers[endpoint.name]) for _ in range(200)]
+            asyncio.run(first_booking(endpoint.url, warm_callers[0], endpoint.sessions[0]))  # the JWKS, once
+            warm = asyncio.run(run_httpx(endpoint.url, warm_callers[1:], endpoint.sessions[1:], 2, 10))
+            assert warm.failed == 0, f"{endpoint.name}: warm-up failed"
+        database_pids = asyncio.run(backend_pids(_plain(database_url)))
+        for round_number in range(args.rounds):
+            order = ("service", "minimal") if round_number % 2 == 0 else ("minimal", "service")
+            for name in order:
+                endpoint = endpoints[name]
+                run_callers = [next(callers[name]) for _ in range(per_run[name])]
+                first_service_run = name == "service" and round_number == 0
+                profiler = (
+                    profile(endpoint.url, args.profile, args.seconds) if first_service_run and args.profile else None
                 )
-                with context as url:
-                    asyncio.run(first_booking(url, callers[-1], sessions[0]))  # the JWKS, fetched once
-                    warm = asyncio.run(run_httpx(url, callers[-200:-1], sessions, 2, 10))  # pools, caches
-                    assert warm.failed == 0, f"{name}: warm-up failed"
-                    profiler = profile(url, args.profile, args.seconds) if name == "service" and args.profile else None
-                    if use_wrk:
-                        results[name] = run_wrk(url, folder, callers[:-200], sessions, args.seconds, args.connections)
-                    else:
-                        results[name] = asyncio.run(
-                            run_httpx(url, callers[:-200], sessions, args.seconds, args.connections)
-                        )
-                    if profiler is not None:
-                        profiler.wait()
-                    hot[name] = asyncio.run(hot_session(url, hot_callers, hot_id))
-            hot_counts = {
-                name: asyncio.run(booking_counts(database_url, [hot_id]))
-                for name, hot_id in (("service", hot_service), ("minimal", hot_minimal))
-            }
+                app_pids = service_pids(endpoint.url)
+                before = CpuUse.sample(app_pids, database_pids)
+                if use_wrk:
+                    result = run_wrk(
+                        endpoint.url, folder, run_callers, endpoint.sessions, args.seconds, args.connections
+                    )
+                else:
+                    result = asyncio.run(
+                        run_httpx(endpoint.url, run_callers, endpoint.sessions, args.seconds, args.connections)
+                    )
+                endpoint.rounds.append((result, CpuUse.sample(app_pids, database_pids) - before))
+                if profiler is not None:
+                    profiler.wait()
+        hot = {name: asyncio.run(hot_session(e.url, hot_callers, e.hot_session)) for name, e in endpoints.items()}
+        hot_counts = {name: asyncio.run(booking_counts(database_url, [e.hot_session])) for name, e in endpoints.items()}
 
-    service, minimal = results["service"], results["minimal"]
     driver = "wrk" if use_wrk else "httpx"
     print(
-        f"\nPOST /v1/bookings, {args.connections} connections, {args.seconds} s each, 1 worker each, driver {driver}\n"
+        f"\nPOST /v1/bookings, {args.connections} connections, {args.rounds} alternating rounds of {args.seconds} s "
+        f"per endpoint, 1 worker each, driver {driver}\n"
     )
-    print("| endpoint | bookings/s | p50 ms | p99 ms | requests | non-201 |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, result in (("booking service", service), ("minimal FastAPI + asyncpg", minimal)):
-        figures = f"{result.per_second:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f}"
-        print(f"| {name} | {figures} | {result.requests:,} | {result.failed} |")
+    # CPU per request shows where the time goes whatever else shares the machine: app, PostgreSQL, driver.
+    print("| endpoint | round | bookings/s | p50 ms | p99 ms | requests | non-201 | CPU ms/req app + db + driver |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for endpoint in endpoints.values():
+        for number, (result, used) in enumerate(endpoint.rounds, start=1):
+            figures = f"{result.per_second:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f}"
+            per_request = " + ".join(f"{1000 * value / max(1, result.requests):.2f}" for value in used.split())
+            print(
+                f"| {endpoint.label} | {number} | {figures} | {result.requests:,} | {result.failed} | {per_request} |"
+            )
+    print("\n| endpoint | bookings/s (all rounds) | median p50 ms | median p99 ms | requests | non-201 | CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    totals = {name: aggregate(endpoint.rounds) for name, endpoint in endpoints.items()}
+    for name, endpoint in endpoints.items():
+        per_second, p50, p99, requests, failed, cpu = totals[name]
+        per_request = " + ".join(f"{value:.2f}" for value in cpu)
+        figures = f"{per_second:,.0f} | {p50:.1f} | {p99:.1f} | {requests:,} | {failed}"
+        print(f"| {endpoint.label} | {figures} | {per_request} |")
+    service, minimal = totals["service"], totals["minimal"]
     print(
-        f"\nservice / minimal throughput: {service.per_second / minimal.per_second:.0%} (target >= 50%); "
-        f"service p99 {service.p99_ms:.1f} ms (target < 100 ms)\n"
+        f"\nservice / minimal throughput: {service[0] / minimal[0]:.0%} (target >= 50%); "
+        f"service median p99 {service[2]:.1f} ms (target < 100 ms)\n"
     )
     print(f"Hot session: {HOT_REQUESTS:,} concurrent requests for {HOT_SEATS} seats\n")
     print("| endpoint | drained in s | HTTP statuses | bookings in the database |")
     print("|---|---:|---|---|")
-    for name, label in (("service", "booking service"), ("minimal", "minimal FastAPI + asyncpg")):
+    for name, endpoint in endpoints.items():
         elapsed, statuses = hot[name]
-        print(f"| {label} | {elapsed:.2f} | {dict(sorted(statuses.items()))} | {dict(hot_counts[name])} |")
+        print(f"| {endpoint.label} | {elapsed:.2f} | {dict(sorted(statuses.items()))} | {dict(hot_counts[name])} |")
     service_confirmed = hot_counts["service"].get("confirmed", 0)
     print(
         f"\nservice hot session: {service_confirmed} confirmed (must be exactly {HOT_SEATS}), "

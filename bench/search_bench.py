@@ -26,15 +26,13 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,7 @@ import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from bench._support import free_port, scratch_database, summary_ms
+from bench._support import CpuUse, backend_pids, free_port, scratch_database, service_pids, summary_ms
 from services.catalog.geo import GeoPoint
 from services.catalog.search.repository import SearchFilters, search_query
 from services.catalog.search.schemas import SearchSort
@@ -175,72 +173,6 @@ async def _ready(base_url: str) -> bool:
         return False
     finally:
         await client.close()
-
-
-# CPU accounting from /proc: utime + stime of whole processes (all their threads).
-_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / _TICKS_PER_S
-
-
-def service_pids(base_url: str) -> list[int]:
-    """The `learncity serve catalog` process listening on the base URL's port (and any worker children)."""
-    port = str(urlsplit(base_url).port)
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit():
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-                if b"serve" in argv and b"catalog" in argv and port.encode() in argv:
-                    found.append(int(entry.name))
-    parents = set(found)
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) in parents:
-                found.append(int(entry.name))
-    return found
-
-
-async def backend_pids(dsn: str) -> list[int]:
-    """PostgreSQL backends serving the bench database (the service's or the direct clients' connections)."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [row["pid"] for row in rows]
-    finally:
-        await connection.close()
-
-
-def driver_cpu_seconds() -> float:
-    """This process's CPU plus that of finished child processes (wrk)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-@dataclass
-class CpuUse:
-    """CPU seconds spent while measuring, by the application side (service or nothing), PostgreSQL and the
-    load driver (wrk, or this process for the direct clients)."""
-
-    app: float = 0.0
-    database: float = 0.0
-    driver: float = 0.0
-
-    @classmethod
-    def sample(cls, app_pids: list[int], database_pids: list[int]) -> "CpuUse":
-        return cls(cpu_seconds(app_pids), cpu_seconds(database_pids), driver_cpu_seconds())
-
-    def __sub__(self, other: "CpuUse") -> "CpuUse":
-        return CpuUse(self.app - other.app, self.database - other.database, self.driver - other.driver)
 
 
 WRK_SCRIPT = """

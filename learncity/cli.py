@@ -78,6 +78,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        access_log=False,  # the services write their own access line (shared.middleware)
         proxy_headers=False,
         server_header=False,
     )

@@ -65,6 +65,17 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A request's only transaction: committed when the block ends, rolled back when it raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    @asynccontextmanager
     async def separate_transaction(self) -> AsyncIterator[AsyncSession]:
         """A transaction of its own, committed even when the request's unit of work rolls back.
 
@@ -86,14 +97,9 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def unit_of_work(database: Annotated[Database, Depends(get_database)]) -> AsyncIterator[AsyncSession]:
-    """The request's only transaction: committed when the endpoint returns, rolled back when it raises."""
-    async with database.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    """The request's unit of work: committed when the endpoint returns, rolled back when it raises."""
+    async with database.unit_of_work() as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a 2xx always means "committed".

@@ -17,6 +17,7 @@ from services.booking.models import SCHEMA, event_tables
 from services.booking.publishing import BOOKINGS_ENTERED
 from services.booking.settings import BookingSettings
 from shared.app import ServiceSpec, create_service_app
+from shared.driver import driver_pool
 from shared.events.inbox import inbox_router
 from shared.events.outbox import Outbox
 from shared.events.wiring import service_events
@@ -38,6 +39,7 @@ def create_app(
         handler = session_event_handler(outbox, app.state.bookings_entered)
         handlers = dict.fromkeys(SESSION_EVENTS, handler)
         async with (
+            driver_pool(app.state, settings, application_name="learncity-booking-hot-path"),
             service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers),
             janitor(app.state.database, settings.janitor_interval_s),
         ):

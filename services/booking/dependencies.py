@@ -11,7 +11,8 @@ from services.booking.settings import BookingSettings
 from shared.auth import CurrentPerson, Principal
 from shared.authz import OrgsMemberships, orgs_client
 from shared.clients import ServiceClient
-from shared.db import Database, DatabaseDep, SessionDep
+from shared.db import Database, SessionDep
+from shared.driver import DriverPool
 from shared.events.outbox import Outbox
 
 # Dependencies here are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hop
@@ -25,6 +26,7 @@ class Collaborators:
     principal: Principal
     session: AsyncSession
     database: Database
+    driver: DriverPool  # the hot path's plain asyncpg pool
     outbox: Outbox
     catalog: ServiceClient
     memberships: OrgsMemberships
@@ -32,15 +34,15 @@ class Collaborators:
     entered: Counter  # learncity_bookings_total{status}
 
 
-async def _collaborators(
-    request: Request, principal: CurrentPerson, session: SessionDep, database: DatabaseDep
-) -> Collaborators:
+def collaborators(request: Request, principal: Principal, session: AsyncSession) -> Collaborators:
+    """For an endpoint that opens its unit of work itself (see POST /v1/bookings)."""
     state = request.app.state
     settings: BookingSettings = state.settings
     return Collaborators(
         principal=principal,
         session=session,
-        database=database,
+        database=state.database,
+        driver=state.driver_pool,
         outbox=state.outbox,
         # The catalog's internal API (session snapshots on a miss): timeouts, bounded retries, 503 when down.
         catalog=ServiceClient("catalog", settings.catalog_url, settings, state.http),
@@ -48,6 +50,10 @@ async def _collaborators(
         settings=settings,
         entered=state.bookings_entered,
     )
+
+
+async def _collaborators(request: Request, principal: CurrentPerson, session: SessionDep) -> Collaborators:
+    return collaborators(request, principal, session)
 
 
 # A signed-in person's request with everything booking needs (401 without a valid token).

@@ -97,6 +97,9 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
         # The head of a session's waitlist, and positions (count of those ahead), straight from the index.
         Index("ix_bookings_waitlist", "session_id", "waitlist_seq", postgresql_where=sql("status = 'waitlisted'")),
         Index("ix_bookings_person_id_id", "person_id", "id"),
+        # A person's active bookings (the active-bookings limit, checked by every booking) from the index alone:
+        # without it the count scans the whole unique index above, whose leading column is the session.
+        Index("ix_bookings_active_person", "person_id", "session_id", postgresql_where=sql(ACTIVE_PREDICATE)),
         Index("ix_bookings_session_id_id", "session_id", "id"),
     )
 

@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import ARRAY, DateTime, String, Uuid, bindparam
+from sqlalchemy import ARRAY, DateTime, String, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
 from shared.events.outbox import Outbox, notify_channel
 from shared.events.schemas import BookingChanged
-from shared.ids import new_id
 
 BOOKINGS_ENTERED = ("learncity_bookings_total", "Bookings by the status they entered", ["status"])
 BOOKING_EVENT_TYPES = {
@@ -52,24 +51,28 @@ async def bookings_changed(session: AsyncSession, outbox: Outbox, bookings: Iter
 # The fast booking path writes its `availability.changed` rows inside its one statement: the same rows
 # `Outbox.emit` writes (sequence per aggregate, one row per subscriber, NOTIFY at commit), as SQL, because
 # emitting through `Outbox.emit` costs three more round trips and about a millisecond of statement
-# building per booking. `tests/booking/test_publishing.py` pins the two to each other.
+# building per booking. Their ids come from PostgreSQL 18's `uuidv7()` (time-ordered, like `new_id`): a
+# random draw in Python is a syscall that lets the token-checking threads take the GIL mid-request.
+# `tests/booking/test_publishing.py` pins the two to each other.
 # Expects a CTE `figures` (one row or none) with session_id, capacity, confirmed_seats, waitlist_length.
 AVAILABILITY_OUTBOX_CTES = """, availability_sequence AS (
         INSERT INTO booking.outbox_sequences AS q (aggregate_id, last_sequence)
         SELECT session_id, 1 FROM figures
         ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = q.last_sequence + 1
         RETURNING last_sequence
+    ), availability_event AS (
+        SELECT uuidv7() AS event_id
     ), availability_events AS (
         INSERT INTO booking.outbox (id, event_id, subscriber, type, aggregate_id, sequence, occurred_at, payload)
-        SELECT delivery.id, :event_id, delivery.subscriber, 'availability.changed', figures.session_id,
+        SELECT uuidv7(), availability_event.event_id, delivery.subscriber, 'availability.changed', figures.session_id,
             availability_sequence.last_sequence, :occurred_at,
             jsonb_build_object(
                 'session_id', figures.session_id, 'capacity', figures.capacity,
                 'confirmed_seats', figures.confirmed_seats,
                 'seats_available', GREATEST(figures.capacity - figures.confirmed_seats, 0),
                 'waitlist_length', figures.waitlist_length)
-        FROM figures, availability_sequence,
-            unnest(CAST(:delivery_ids AS uuid[]), CAST(:subscribers AS text[])) AS delivery(id, subscriber)
+        FROM figures, availability_sequence, availability_event,
+            unnest(CAST(:subscribers AS text[])) AS delivery(subscriber)
         RETURNING id
     ), availability_notice AS (
         SELECT pg_notify(:channel, '') FROM (SELECT FROM availability_events LIMIT 1) AS first_event
@@ -78,9 +81,7 @@ AVAILABILITY_OUTBOX_COUNT = (
     "(SELECT count(*) FROM availability_events) + 0 * (SELECT count(*) FROM availability_notice)"
 )
 AVAILABILITY_OUTBOX_BINDS = (
-    bindparam("event_id", type_=Uuid),
     bindparam("occurred_at", type_=DateTime(timezone=True)),
-    bindparam("delivery_ids", type_=ARRAY(Uuid)),
     bindparam("subscribers", type_=ARRAY(String)),
     bindparam("channel", type_=String),
 )
@@ -99,9 +100,7 @@ class OutboxRows:
 
     def params(self, now: datetime) -> dict[str, Any]:
         return {
-            "event_id": new_id(),
             "occurred_at": now,
-            "delivery_ids": [new_id() for _ in self.subscribers],
             "subscribers": list(self.subscribers),
             "channel": self.channel,
         }

@@ -1,7 +1,6 @@
 """The catalog service: learning sites, series, activities and their sessions; walking-distance search and
 15-minute coverage."""
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,13 +12,13 @@ from services.catalog.availability.service import apply_availability_changed
 from services.catalog.coverage.endpoints import router as coverage_router
 from services.catalog.internal.endpoints import router as internal_router
 from services.catalog.models import SCHEMA, event_tables
-from services.catalog.reads import ReadPool
 from services.catalog.search.endpoints import router as search_router
 from services.catalog.series.endpoints import router as series_router
 from services.catalog.sessions.endpoints import router as sessions_router
 from services.catalog.settings import CatalogSettings
 from services.catalog.sites.endpoints import router as sites_router
 from shared.app import ServiceSpec, create_service_app
+from shared.driver import driver_pool
 from shared.events.inbox import inbox_router
 from shared.events.wiring import service_events
 
@@ -43,19 +42,11 @@ def create_app(
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         handlers = {"availability.changed": apply_availability_changed}
-        app.state.read_pool = reads = ReadPool(settings)
-        await reads.open()
-        # The objects made at start-up (app, routes, schemas, models: ~140,000) move to the permanent
-        # generation, so a full collection stops walking them: it took ~50 ms, a pause that every request
-        # in flight would wait out (the search p99).
-        gc.collect()
-        gc.freeze()
-        try:
-            async with service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers):
-                yield
-        finally:
-            gc.unfreeze()
-            await reads.close()
+        async with (
+            driver_pool(app.state, settings, application_name="learncity-catalog-search"),
+            service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers),
+        ):
+            yield
 
     spec = ServiceSpec(
         name=SCHEMA,

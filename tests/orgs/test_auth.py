@@ -166,6 +166,7 @@ async def test_jwt_negative_cases_are_401(client: httpx.AsyncClient, apps: dict[
         "expired": _sign(apps, _claims(apps, person.id, exp=past, iat=past - timedelta(minutes=5))),
         "wrong audience": _sign(apps, _claims(apps, person.id, aud="someone-else")),
         "wrong issuer": _sign(apps, _claims(apps, person.id, iss="https://evil.example")),
+        "not yet valid": _sign(apps, _claims(apps, person.id, nbf=datetime.now(UTC) + timedelta(hours=1))),
         "no exp": _sign(apps, {k: v for k, v in _claims(apps, person.id).items() if k != "exp"}),
         "refresh-typed": _sign(apps, _claims(apps, person.id, typ="refresh")),
         "foreign key": _sign(apps, _claims(apps, person.id), key=Ed25519PrivateKey.generate()),
@@ -181,6 +182,7 @@ async def test_jwt_negative_cases_are_401(client: httpx.AsyncClient, apps: dict[
     cases["tampered signature"] = f"{head}.{payload}.{signature[::-1]}"
     other_payload = _sign(apps, _claims(apps, "00000000-0000-7000-8000-000000000000")).split(".")[1]
     cases["tampered payload"] = f"{head}.{other_payload}.{signature}"
+    cases["extra segment"] = f"{valid}.{signature}"
     for name, token in cases.items():
         response = await _me_status(client, token)
         assert response.status_code == 401, name

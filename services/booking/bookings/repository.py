@@ -2,12 +2,13 @@
 so the waitlist order and the seat figures never disagree."""
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import (
     DateTime,
     Integer,
@@ -38,6 +39,7 @@ from services.booking.publishing import (
     AVAILABILITY_OUTBOX_CTES,
     OutboxRows,
 )
+from shared.driver import DriverStatement
 from shared.errors import Conflict
 
 bookings = table_of(Booking)
@@ -154,13 +156,15 @@ _CONFIRM_IF_FREE_SQL = f"""
         SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'confirmed', :checkin_code, :now, :now
         FROM figures
         RETURNING id
-    ), {_REMEMBER.format(body=":body", source="booked")}{AVAILABILITY_OUTBOX_CTES}
-    SELECT admitted.requests, admitted.window_started_at,
-        (SELECT requests FROM booking.rate_windows
-         WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,
-        figures.session_id, figures.capacity, figures.confirmed_seats, figures.waitlist_length,
-        (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
-    FROM (SELECT) AS one LEFT JOIN admitted ON true LEFT JOIN figures ON true
+    ), {_REMEMBER.format(body=":body", source="booked")}{AVAILABILITY_OUTBOX_CTES}, outcome AS (
+        SELECT admitted.requests, admitted.window_started_at,
+            (SELECT requests FROM booking.rate_windows
+             WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,
+            figures.session_id, figures.capacity, figures.confirmed_seats, figures.waitlist_length,
+            (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
+        FROM (SELECT) AS one LEFT JOIN admitted ON true LEFT JOIN figures ON true
+    )
+    SELECT * {{undo_unless_booked}} FROM outcome
     """
 _CONFIRM_BINDS = (
     *_BOOKING_BINDS,
@@ -172,10 +176,24 @@ _CONFIRM_BINDS = (
 # Counting the request in the statement (the fast path), or holding the person's row counted before.
 _CONFIRM_IF_FREE = {
     counting: text(
-        _CONFIRM_IF_FREE_SQL.format(admitted=COUNT_REQUEST_SQL if counting else HOLD_REQUEST_SQL)
+        _CONFIRM_IF_FREE_SQL.format(admitted=COUNT_REQUEST_SQL if counting else HOLD_REQUEST_SQL, undo_unless_booked="")
     ).bindparams(*_CONFIRM_BINDS)
     for counting in (True, False)
 }
+# The hot path's version runs on its own, without a transaction block (no BEGIN and COMMIT round trips):
+# unless it booked cleanly (seats taken, the key's record stored, nothing interleaved), it raises and so
+# undoes everything it did, as a rollback would (see `confirm_at_once`).
+UNDO_SQLSTATE = "LC001"  # raised by booking.undo_statement(reason), see its migration
+_CONFIRM_AT_ONCE = DriverStatement.of(
+    text(
+        _CONFIRM_IF_FREE_SQL.format(
+            admitted=COUNT_REQUEST_SQL,
+            undo_unless_booked="""
+        , CASE WHEN session_id IS NULL OR remembered <> 1 OR requests - 1 <> COALESCE(requests_in_snapshot, 0)
+          THEN booking.undo_statement('not booked at once') END AS undo""",
+        )
+    ).bindparams(*_CONFIRM_BINDS)
+)
 # The full session's path, one statement: join the back of the waitlist (the row lock is then held only
 # until commit), insert the waitlisted booking, store the key's response (with the position it got) and
 # write `availability.changed`. Nothing when the session is not bookable or its seats fit after all.
@@ -373,17 +391,55 @@ class BookingRepository:
         a request of the same person committed meanwhile, the outcome says `interleaved` (its reads may be
         stale), and a duplicate key that committed meanwhile shows as `remembered` False (the primary key
         refuses a second record)."""
-        params = {
-            **_statement_params(booking, remembered, limits, outbox),
-            "checkin_code": booking.checkin_code,
-            "max_active": limits.max_active,
-            "rate_limit": limits.rate_limit,
-            "window_start": limits.now - limits.rate_window,
-            "lock_id": limits.key_lock,
-        }
+        params = _confirm_params(booking, remembered, limits, outbox)
         row = (await self._booking_statement(_CONFIRM_IF_FREE[limits.counting], params)).one()
-        figures = Figures.of(row) if row.session_id is not None else None
-        assert figures is None or row.events == len(outbox.subscribers)
-        counted_here = 1 if limits.counting else 0
-        interleaved = row.requests is not None and row.requests - counted_here != (row.requests_in_snapshot or 0)
-        return FastPathOutcome(row.requests, row.window_started_at, figures, row.remembered == 1, interleaved)
+        return _confirm_outcome(row._mapping, limits, outbox)
+
+
+def _confirm_params(
+    booking: NewBooking, remembered: Remembered, limits: FastPathLimits, outbox: OutboxRows
+) -> dict[str, Any]:
+    return {
+        **_statement_params(booking, remembered, limits, outbox),
+        "checkin_code": booking.checkin_code,
+        "max_active": limits.max_active,
+        "rate_limit": limits.rate_limit,
+        "window_start": limits.now - limits.rate_window,
+        "lock_id": limits.key_lock,
+    }
+
+
+def _confirm_outcome(row: Mapping[Any, Any], limits: FastPathLimits, outbox: OutboxRows) -> FastPathOutcome:
+    figures = None
+    if row["session_id"] is not None:
+        figures = Figures(row["session_id"], row["capacity"], row["confirmed_seats"], row["waitlist_length"])
+        assert row["events"] == len(outbox.subscribers)
+    requests = row["requests"]
+    counted_here = 1 if limits.counting else 0
+    interleaved = requests is not None and requests - counted_here != (row["requests_in_snapshot"] or 0)
+    return FastPathOutcome(requests, row["window_started_at"], figures, row["remembered"] == 1, interleaved)
+
+
+async def confirm_at_once(
+    connection: asyncpg.Connection,
+    booking: NewBooking,
+    remembered: Remembered,
+    limits: FastPathLimits,
+    outbox: OutboxRows,
+) -> Figures | None:
+    """`BookingRepository.confirm_if_free` (counting the request) as one statement on a connection of the
+    driver pool, outside any transaction block: the hot path of POST /v1/bookings. The figures when it
+    booked cleanly (committed); None when it did not, and then nothing happened (the careful path decides)."""
+    params = _confirm_params(booking, remembered, limits, outbox)
+    try:
+        row = await connection.fetchrow(_CONFIRM_AT_ONCE.sql, *_CONFIRM_AT_ONCE.arguments(params))
+    except asyncpg.UniqueViolationError:
+        return None  # an active booking of the person's for the session
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == UNDO_SQLSTATE:
+            return None
+        raise
+    assert row is not None  # the statement always answers one row
+    outcome = _confirm_outcome(row, limits, outbox)
+    assert outcome.figures is not None and outcome.remembered and not outcome.interleaved
+    return outcome.figures

@@ -1,4 +1,4 @@
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,7 @@ from services.booking.bookings.repository import (
     NewBooking,
     booking_view,
     bookings,
+    confirm_at_once,
     new_checkin_code,
 )
 from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
@@ -24,10 +25,14 @@ from services.booking.inventory.repository import InventoryRepository
 from services.booking.limits import service as limits
 from services.booking.limits.repository import RateWindowRepository
 from services.booking.models import AnyRow
-from services.booking.publishing import OutboxRows, availability_changed, bookings_changed
+from services.booking.publishing import BOOKING_EVENT_TYPES, OutboxRows, availability_changed, bookings_changed
+from services.booking.settings import BookingSettings
+from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
 from shared.db import utcnow
+from shared.driver import DriverPool
 from shared.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests
+from shared.events.outbox import Outbox
 from shared.ids import new_id
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
@@ -70,11 +75,12 @@ class Attempt:
     careful: bool = False  # lock the person's row first, then book with a snapshot taken after it
 
 
-async def create_idempotently(c: Collaborators, body: BookingCreate, key: str) -> idempotency.StoredResponse:
+async def create_idempotently(
+    c: Collaborators, body: BookingCreate, key: str, fingerprint: str
+) -> idempotency.StoredResponse:
     """Book in one transaction that also counts the request against the rate limit, holds the key's
     lock and stores the response; a request that failed is still counted."""
     person_id = c.principal.person_id
-    fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
     attempt = Attempt()
     try:
         if body.organization_id is not None:
@@ -99,6 +105,41 @@ async def create_idempotently(c: Collaborators, body: BookingCreate, key: str) -
         if not attempt.counted:
             await limits.count_failed_request(c.database, person_id, utcnow())
         raise
+
+
+async def book_at_once(
+    state: Any, principal: Principal, body: BookingCreate, key: str, fingerprint: str
+) -> idempotency.StoredResponse | None:
+    """Most bookings: seats free, nobody waiting, the key new. One statement on the driver pool (see
+    `confirm_at_once`) is the whole unit of work, committed only when it booked cleanly; otherwise nothing
+    happened (None) and `create_idempotently` decides, carefully, in a unit of work of its own.
+
+    `state` is the app's: its settings, driver pool, outbox and metrics."""
+    outbox: Outbox = state.outbox
+    if body.organization_id is not None or outbox.subscribers_of(BOOKING_EVENT_TYPES["confirmed"]):
+        return None  # the coordinator's role and `booking.confirmed` events are the careful path's
+    now = utcnow()
+    settings: BookingSettings = state.settings
+    person_id = principal.person_id
+    booking = NewBooking(new_id(), body.session_id, person_id, None, body.seats, new_checkin_code())
+    remembered = Remembered(
+        person_id, key, fingerprint, 201, _new_booking_out(booking, "confirmed", now).model_dump(mode="json")
+    )
+    fast_path = FastPathLimits(
+        now=now,
+        max_active=settings.max_active_per_person,
+        rate_limit=settings.rate_per_minute,
+        rate_window=limits.RATE_WINDOW,
+        key_lock=idempotency.lock_id(person_id, key),
+        ttl=settings.idempotency_ttl,
+    )
+    driver: DriverPool = state.driver_pool
+    async with driver.connection() as connection:
+        figures = await confirm_at_once(connection, booking, remembered, fast_path, OutboxRows.availability(outbox))
+    if figures is None:
+        return None
+    state.bookings_entered.labels("confirmed").inc()
+    return idempotency.StoredResponse(201, remembered.body)
 
 
 async def _book(
@@ -167,8 +208,16 @@ async def _book(
 
 
 def _new_booking_out(booking: NewBooking, status: str, now: datetime) -> BookingOut:
-    fields = asdict(booking) | {"checkin_code": booking.checkin_code if status == "confirmed" else None}
-    return BookingOut(**fields, status=BookingStatus(status), created_at=now)
+    return BookingOut(
+        id=booking.id,
+        session_id=booking.session_id,
+        person_id=booking.person_id,
+        organization_id=booking.organization_id,
+        seats=booking.seats,
+        status=BookingStatus(status),
+        checkin_code=booking.checkin_code if status == "confirmed" else None,
+        created_at=now,
+    )
 
 
 async def _confirm_or_waitlist_locked(

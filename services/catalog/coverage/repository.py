@@ -37,4 +37,4 @@ async def cell_coverage(
     covered = exists().where(within_walk_between(cells.c.lat, cells.c.lon, walk_minutes, Site.lat, Site.lon), site_kind)
     statement = select(cells.c.lat, cells.c.lon, covered.label("covered")).order_by(cells.c.r, cells.c.c)
     result = await db.execute(statement)
-    return [(lat, lon, is_covered) for lat, lon, is_covered in result.tuples()]
+    return [(lat, lon, is_covered) for lat, lon, is_covered in result]

@@ -5,12 +5,12 @@ from fastapi import APIRouter, Query, Response
 
 from services.catalog.activities.schemas import ActivityKind
 from services.catalog.geo import DEFAULT_WALK_MINUTES, NearDep, WalkMinutes
-from services.catalog.reads import ReadPoolDep
 from services.catalog.schemas import CatalogTime, Slug
 from services.catalog.search import service
 from services.catalog.search.repository import SearchFilters
 from services.catalog.search.schemas import SearchItem, SearchSort
 from shared.db import utcnow
+from shared.driver import DriverPoolDep
 from shared.errors import Unprocessable, problem_responses
 from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/search", tags=["search"])
     responses=problem_responses(422, 503),
 )
 async def search_sessions(
-    reads: ReadPoolDep,
+    reads: DriverPoolDep,
     page: PageDep,
     near: NearDep,
     walk_minutes: WalkMinutes = DEFAULT_WALK_MINUTES,

@@ -13,14 +13,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ARRAY, Double, Integer, Text, Uuid, bindparam, literal_column, null, select, tuple_
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 from services.catalog.availability.service import seats_available_sql
 from services.catalog.geo import GeoPoint, distance_m, walk_radius_m, within_walk
 from services.catalog.models import Activity, ActivitySession, SessionAvailability, Site
 from services.catalog.search.schemas import SearchSort
-
-_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+from shared.driver import DriverStatement
 
 
 @dataclass(frozen=True)
@@ -88,15 +86,8 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    names: tuple[str, ...]  # parameter names in `$n` order
-    constants: dict[str, Any]  # values of the statement's own (constant) parameters
-
-
 @cache
-def _compiled(shape: _Shape) -> _Compiled:
+def _compiled(shape: _Shape) -> DriverStatement:
     """One shape's SQL (a few hundred shapes at most, each compiled once)."""
     seats = seats_available_sql()
     distance = distance_m(GeoPoint(0.0, 0.0), Site.lat, Site.lon) if shape.near else null()
@@ -134,8 +125,7 @@ def _compiled(shape: _Shape) -> _Compiled:
         after = tuple_(bindparam("after_key", type_=after_type), bindparam("after_id", type_=Uuid))
         statement = statement.where(tuple_(first, ActivitySession.id) > after)
     statement = statement.order_by(first, ActivitySession.id).limit(bindparam("row_limit", type_=Integer))
-    compiled = statement.compile(dialect=_DIALECT)
-    return _Compiled(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+    return DriverStatement.of(statement)
 
 
 def search_query(filters: SearchFilters, *, after: tuple[Any, UUID] | None, limit: int) -> tuple[str, list[Any]]:
@@ -153,7 +143,7 @@ def search_query(filters: SearchFilters, *, after: tuple[Any, UUID] | None, limi
         available=filters.available_only,
     )
     compiled = _compiled(shape)
-    values: dict[str, Any] = compiled.constants | {
+    values: dict[str, Any] = {
         "starts_from": filters.starts_from,
         "starts_before": filters.starts_before,
         "q_pattern": None if filters.q is None else like_pattern(filters.q.lower()),
@@ -171,4 +161,4 @@ def search_query(filters: SearchFilters, *, after: tuple[Any, UUID] | None, limi
             "origin_lon": filters.near.lon,
             "walk_radius_m": walk_radius_m(filters.walk_minutes),
         }
-    return compiled.sql, [values[name] for name in compiled.names]
+    return compiled.sql, compiled.arguments(values)

@@ -12,9 +12,9 @@ from pydantic import TypeAdapter
 
 from services.catalog.geo import walk_minutes_for
 from services.catalog.pagination import require_cursor_types
-from services.catalog.reads import ReadPool
 from services.catalog.search.repository import SearchFilters, search_query
 from services.catalog.search.schemas import MAX_WINDOW_DAYS, SearchItem, SearchSort
+from shared.driver import DriverPool
 from shared.errors import Unprocessable
 from shared.pagination import Page, PageParams, encode_cursor
 from shared.schemas import pick_language
@@ -102,7 +102,7 @@ def _after(filters: SearchFilters, page: PageParams) -> tuple[Any, UUID] | None:
 
 
 async def search_sessions(
-    reads: ReadPool, filters: SearchFilters, page: PageParams, *, accept_language: str | None
+    reads: DriverPool, filters: SearchFilters, page: PageParams, *, accept_language: str | None
 ) -> bytes:
     """One page as the JSON body of `Page[SearchItem]`."""
     sql, arguments = search_query(filters, after=_after(filters, page), limit=page.limit + 1)
