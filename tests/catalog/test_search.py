@@ -5,9 +5,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from pydantic import TypeAdapter
 
 from services.catalog.geo import EARTH_RADIUS_M
-from shared.pagination import encode_cursor
+from services.catalog.search.schemas import SearchItem
+from shared.pagination import Page, encode_cursor
 from tests.catalog.conftest import HUBIN, Catalog, SendAvailability, iso, later, pointers
 from tests.catalog.test_sites import haversine_m, north_of
 
@@ -103,6 +105,21 @@ async def test_items_carry_session_activity_site_and_localized_text(
     english = (await client.get("/v1/search/sessions", headers={"Accept-Language": "en"})).json()["items"][0]
     assert english["activity"]["title_display"] == "Song Poetry Night Reading"
     assert english["distance_m"] is None and english["walk_minutes"] is None
+
+
+async def test_pages_are_exactly_what_the_page_schema_writes(client: httpx.AsyncClient, catalog: Catalog) -> None:
+    # Search serializes its rows without validating them: re-validated against `Page[SearchItem]` and
+    # written again, every page must come out byte for byte the same (fields, order, formats, nulls).
+    page_schema = TypeAdapter(Page[SearchItem])
+    site = await catalog.site()
+    activity = await catalog.activity(site["id"], price_cents=2000)
+    for _ in range(3):
+        await catalog.session(activity["id"], capacity=30)
+    await catalog.session((await catalog.activity(None))["id"])  # online: no site
+    for params in ({"near": NEAR, "limit": 2}, {"limit": 2}, {"q": "宋词", "sort": "starts_at"}):
+        response = await client.get("/v1/search/sessions", params=params, headers={"Accept-Language": "en"})
+        assert response.status_code == 200 and response.json()["items"], params
+        assert page_schema.dump_json(page_schema.validate_json(response.content)) == response.content, params
 
 
 async def test_only_upcoming_scheduled_sessions_in_the_window(client: httpx.AsyncClient, catalog: Catalog) -> None:
