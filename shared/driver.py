@@ -31,6 +31,7 @@ _UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # a protocol state the connection cannot recover from
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
 )
@@ -61,10 +62,13 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         await connection.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _keep_session_state(_: asyncpg.Connection) -> None:
-    """No reset when a connection returns to the pool: the statements here change no session state (their
-    advisory locks are transaction-scoped), and asyncpg's default reset is one more round trip (advisory
-    unlock, CLOSE ALL, UNLISTEN, RESET ALL) per request."""
+async def _end_any_transaction(connection: asyncpg.Connection) -> None:
+    """The reset when a connection returns to the pool: the statements here change no session state (their
+    advisory locks are transaction-scoped), so asyncpg's default reset (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL) would only cost a round trip per request. A connection whose state is unknown
+    never gets here: `DriverPool.connection` terminates it."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 class DriverPool:
@@ -82,7 +86,7 @@ class DriverPool:
             min_size=0,
             max_size=self._size,
             init=_init_connection,
-            reset=_keep_session_state,
+            reset=_end_any_transaction,
             server_settings={"application_name": self._application_name},
         )
 
@@ -96,7 +100,17 @@ class DriverPool:
         assert self._pool is not None, "the driver pool is opened in the app's lifespan"
         try:
             async with self._pool.acquire(timeout=self._timeout_s) as connection:
-                yield connection
+                try:
+                    yield connection
+                except asyncpg.PostgresError as exc:
+                    if isinstance(exc, _UNAVAILABLE):
+                        connection.terminate()
+                    raise  # the server refused a statement: the connection itself is fine
+                except BaseException:
+                    # Cancelled mid-statement, or failed on our side (the server gone, a protocol error): its
+                    # state is unknown, so it is closed instead of going back to the pool for the next request.
+                    connection.terminate()
+                    raise
         except (*_UNAVAILABLE, TimeoutError) as exc:
             logger.warning("driver_pool_unavailable", error=repr(exc))
             raise ServiceUnavailable("The database is unavailable; try again shortly", retry_after_s=2) from exc
