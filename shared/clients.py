@@ -1,6 +1,7 @@
 """Calls to other services: timeouts, bounded retries with backoff and jitter, a 503 problem when down."""
 
 import hmac
+import time
 from typing import Annotated, Any
 
 import httpx
@@ -13,6 +14,11 @@ from shared.settings import ServiceSettings
 
 INTERNAL_SECRET_HEADER = "X-Learncity-Internal"
 _RETRYABLE_STATUSES = {502, 503, 504}
+# Peers found down lately (base URL -> until when, monotonic seconds). While a peer is, a call makes one
+# attempt instead of retrying with backoff: callers get their 503 at once rather than after the backoff,
+# and since every call still tries, the peer's return is noticed at once too.
+_DOWN_FOR_S = 10.0
+_down_until: dict[str, float] = {}
 
 
 class _RetryableStatus(Exception):
@@ -51,10 +57,12 @@ class ServiceClient:
         return headers
 
     async def request(self, method: str, path: str, *, json: Any = None, params: Any = None) -> httpx.Response:
-        """Send with retries on transport errors and 502/503/504; raise ServiceUnavailable when exhausted."""
+        """Send with retries on transport errors and 502/503/504; raise ServiceUnavailable when exhausted.
+        A peer that was down within `_DOWN_FOR_S` gets one attempt, no retries."""
+        recently_down = _down_until.get(self.base_url, 0.0) > time.monotonic()
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self._attempts),
+                stop=stop_after_attempt(1 if recently_down else self._attempts),
                 # 50 ms, 100 ms, ... (+ up to 50 ms jitter): tenacity's default jitter of up to 1 s would
                 # turn a peer that is plainly down into a one-second wait instead of a fast 503.
                 wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
@@ -67,8 +75,11 @@ class ServiceClient:
                     )
                     if response.status_code in _RETRYABLE_STATUSES:
                         raise _RetryableStatus(response)
+                    if recently_down:
+                        _down_until.pop(self.base_url, None)
                     return response
         except (httpx.TransportError, _RetryableStatus) as exc:
+            _down_until[self.base_url] = time.monotonic() + _DOWN_FOR_S
             raise ServiceUnavailable(f"The {self.service} service is unavailable; try again shortly") from exc
         raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying either returns or raises
 
