@@ -62,14 +62,14 @@ def create_service_app(
         app.state.token_verifier = TokenVerifier(settings, keys)
         # The objects made at start-up (app, routes, schemas, models: ~140,000) move to the permanent
         # generation, so a full collection stops walking them: it took ~50 ms, a pause that every request
-        # in flight would wait out (the p99 of search and booking). And young collections come every 20,000
+        # in flight would wait out (the p99 of search and booking). And young collections come every 100,000
         # allocations instead of 700: a request allocates thousands of short-lived objects, nearly all freed
-        # by reference counting, and the default made the collector run several times per request (~8% of a
-        # booking's CPU, measured with bench/booking_bench.py).
+        # by reference counting, and the default made the collector run several times per request (~15% of
+        # a booking's CPU, measured with bench/booking_bench.py; the cost is a few MB of garbage at most).
         gc.collect()
         gc.freeze()
         thresholds = gc.get_threshold()
-        gc.set_threshold(20_000, 50, 100)
+        gc.set_threshold(100_000, 50, 100)
         try:
             if spec.resources is None:
                 yield

@@ -1,5 +1,6 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs throughput and breaks streaming)."""
 
+import logging
 import random
 import time
 from contextvars import ContextVar
@@ -70,14 +71,15 @@ class RequestContextMiddleware:
             # Label by route template (`/v1/sessions/{session_id}`), never the raw path: bounded cardinality.
             template = getattr(route, "path", "unmatched")
             self.metrics.observe(scope["method"], template, status, elapsed)
-            access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                client=self._client(scope, headers),
-            )
+            if access_log.is_enabled_for(logging.INFO):  # not even the line's fields below that level
+                access_log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    client=self._client(scope, headers),
+                )
             structlog.contextvars.reset_contextvars(**log_context)
             request_id_var.reset(token)
 
@@ -96,7 +98,8 @@ class InputGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        query = scope.get("query_string", b"")
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else ():
             if "\x00" in name or "\x00" in value:
                 errors = [{"pointer": "/query/" + name.replace("\x00", ""), "detail": _NUL_DETAIL}]
                 response = problem_response(422, _NUL_DETAIL, slug="validation-error", extra={"errors": errors})

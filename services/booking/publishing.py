@@ -2,11 +2,10 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import ARRAY, DateTime, String, bindparam
+from sqlalchemy import ARRAY, String, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.inventory.repository import Figures
@@ -65,7 +64,7 @@ AVAILABILITY_OUTBOX_CTES = """, availability_sequence AS (
     ), availability_events AS (
         INSERT INTO booking.outbox (id, event_id, subscriber, type, aggregate_id, sequence, occurred_at, payload)
         SELECT uuidv7(), availability_event.event_id, delivery.subscriber, 'availability.changed', figures.session_id,
-            availability_sequence.last_sequence, :occurred_at,
+            availability_sequence.last_sequence, :now,
             jsonb_build_object(
                 'session_id', figures.session_id, 'capacity', figures.capacity,
                 'confirmed_seats', figures.confirmed_seats,
@@ -81,7 +80,6 @@ AVAILABILITY_OUTBOX_COUNT = (
     "(SELECT count(*) FROM availability_events) + 0 * (SELECT count(*) FROM availability_notice)"
 )
 AVAILABILITY_OUTBOX_BINDS = (
-    bindparam("occurred_at", type_=DateTime(timezone=True)),
     bindparam("subscribers", type_=ARRAY(String)),
     bindparam("channel", type_=String),
 )
@@ -98,9 +96,8 @@ class OutboxRows:
     def availability(cls, outbox: Outbox) -> "OutboxRows":
         return cls(tuple(outbox.subscribers_of("availability.changed")), notify_channel(SCHEMA))
 
-    def params(self, now: datetime) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         return {
-            "occurred_at": now,
             "subscribers": list(self.subscribers),
             "channel": self.channel,
         }

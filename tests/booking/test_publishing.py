@@ -2,18 +2,24 @@
 `shared.events.outbox.Outbox.emit` writes, so the relay and the catalog cannot tell them apart."""
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from services.booking.bookings.repository import NewBooking, new_checkin_code
+from services.booking.bookings.service import _new_booking_out, confirmed_body
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
 from services.booking.publishing import availability_changed
 from shared.events.outbox import notify_channel
 from shared.events.schemas import AvailabilityChanged
+from shared.ids import new_id
 from tests.booking.conftest import CatalogStandIn, Mint, book
 
 
@@ -64,3 +70,13 @@ async def test_a_booking_wakes_the_relay_at_commit(
         assert await asyncio.wait_for(notices.get(), timeout=10) == notify_channel(SCHEMA)
     finally:
         await listener.close()
+
+
+@pytest.mark.parametrize("organization_id", [None, new_id()])
+def test_the_hot_paths_body_is_booking_outs_own(organization_id: UUID | None) -> None:
+    # The hot path writes its response (also stored under the Idempotency-Key) without the model.
+    booking = NewBooking(new_id(), new_id(), new_id(), organization_id, 2, new_checkin_code())
+    now = datetime.now(UTC)
+    body = confirmed_body(booking, now)
+    expected = _new_booking_out(booking, "confirmed", now).model_dump(mode="json")
+    assert list(body.items()) == list(expected.items())

@@ -276,7 +276,7 @@ def _statement_params(
         "body": remembered.body,
         "now": limits.now,
         "expires_at": limits.now + limits.ttl,
-        **outbox.params(limits.now),
+        **outbox.params(),
     }
 
 

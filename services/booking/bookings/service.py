@@ -4,6 +4,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from pydantic_core import to_jsonable_python
 
 from services.booking.bookings import access as bola
 from services.booking.bookings.repository import (
@@ -122,9 +123,7 @@ async def book_at_once(
     settings: BookingSettings = state.settings
     person_id = principal.person_id
     booking = NewBooking(new_id(), body.session_id, person_id, None, body.seats, new_checkin_code())
-    remembered = Remembered(
-        person_id, key, fingerprint, 201, _new_booking_out(booking, "confirmed", now).model_dump(mode="json")
-    )
+    remembered = Remembered(person_id, key, fingerprint, 201, confirmed_body(booking, now))
     fast_path = FastPathLimits(
         now=now,
         max_active=settings.max_active_per_person,
@@ -205,6 +204,22 @@ async def _book(
     waitlisted.waitlist_position = figures.waitlist_length  # the last in line
     await bookings_changed(c.session, c.outbox, [waitlisted], c.entered)
     return idempotency.StoredResponse(201, waitlisted.model_dump(mode="json"))
+
+
+def confirmed_body(booking: NewBooking, now: datetime) -> dict[str, Any]:
+    """What `_new_booking_out(booking, "confirmed", now).model_dump(mode="json")` gives, built directly for the
+    hot path (a model and its dump cost ~2% of a booking); a test pins the two to each other."""
+    return {
+        "id": str(booking.id),
+        "session_id": str(booking.session_id),
+        "person_id": str(booking.person_id),
+        "organization_id": None if booking.organization_id is None else str(booking.organization_id),
+        "seats": booking.seats,
+        "status": "confirmed",
+        "checkin_code": booking.checkin_code,
+        "created_at": to_jsonable_python(now),
+        # waitlist_position, checked_in_at and cancelled_at are absent, as BookingOut leaves out unset ones
+    }
 
 
 def _new_booking_out(booking: NewBooking, status: str, now: datetime) -> BookingOut:
