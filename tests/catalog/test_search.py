@@ -116,7 +116,8 @@ async def test_pages_are_exactly_what_the_page_schema_writes(client: httpx.Async
     for _ in range(3):
         await catalog.session(activity["id"], capacity=30)
     await catalog.session((await catalog.activity(None))["id"])  # online: no site
-    for params in ({"near": NEAR, "limit": 2}, {"limit": 2}, {"q": "宋词", "sort": "starts_at"}):
+    queries: list[dict[str, str | int]] = [{"near": NEAR, "limit": 2}, {"limit": 2}, {"q": "宋词", "sort": "starts_at"}]
+    for params in queries:
         response = await client.get("/v1/search/sessions", params=params, headers={"Accept-Language": "en"})
         assert response.status_code == 200 and response.json()["items"], params
         assert page_schema.dump_json(page_schema.validate_json(response.content)) == response.content, params
