@@ -12,7 +12,6 @@ from shared.auth import CurrentPerson, Principal
 from shared.authz import OrgsMemberships, orgs_client
 from shared.clients import ServiceClient
 from shared.db import Database, SessionDep
-from shared.driver import DriverPool
 from shared.events.outbox import Outbox
 
 # Dependencies here are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hop
@@ -26,7 +25,6 @@ class Collaborators:
     principal: Principal
     session: AsyncSession
     database: Database
-    driver: DriverPool  # the hot path's plain asyncpg pool
     outbox: Outbox
     catalog: ServiceClient
     memberships: OrgsMemberships
@@ -42,7 +40,6 @@ def collaborators(request: Request, principal: Principal, session: AsyncSession)
         principal=principal,
         session=session,
         database=state.database,
-        driver=state.driver_pool,
         outbox=state.outbox,
         # The catalog's internal API (session snapshots on a miss): timeouts, bounded retries, 503 when down.
         catalog=ServiceClient("catalog", settings.catalog_url, settings, state.http),
