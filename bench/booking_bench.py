@@ -54,6 +54,7 @@ from bench._support import (  # noqa: E402
     service_process,
     summary_ms,
 )
+from shared.db import driver_url  # noqa: E402
 from shared.ids import new_id  # noqa: E402
 
 HOT_SEATS = 100
@@ -132,10 +133,6 @@ def minimal_process(database_url: str) -> Iterator[str]:
 # Seeding and tokens
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def seed_sessions(database_url: str, count: int, capacity: int) -> list[UUID]:
     """Sessions straight into booking's inventory (as if their `session.scheduled` had come)."""
     starts_at = datetime.now(UTC) + timedelta(days=7)
@@ -151,7 +148,7 @@ async def seed_sessions(database_url: str, count: int, capacity: int) -> list[UU
         )
         for _ in range(count)
     ]
-    connection = await asyncpg.connect(_plain(database_url))
+    connection = await asyncpg.connect(driver_url(database_url))
     try:
         await connection.executemany(
             "INSERT INTO booking.inventory (session_id, activity_id, host_org_id, title, kind, starts_at, ends_at,"
@@ -164,7 +161,7 @@ async def seed_sessions(database_url: str, count: int, capacity: int) -> list[UU
 
 
 async def booking_counts(database_url: str, session_ids: list[UUID]) -> Counter[str]:
-    connection = await asyncpg.connect(_plain(database_url))
+    connection = await asyncpg.connect(driver_url(database_url))
     try:
         rows = await connection.fetch(
             "SELECT status, count(*) AS n FROM booking.bookings WHERE session_id = ANY($1::uuid[]) GROUP BY status",
@@ -442,7 +439,7 @@ def main() -> None:
             asyncio.run(first_booking(endpoint.url, warm_callers[0], endpoint.sessions[0]))  # the JWKS, once
             warm = asyncio.run(run_httpx(endpoint.url, warm_callers[1:], endpoint.sessions[1:], 2, 10))
             assert warm.failed == 0, f"{endpoint.name}: warm-up failed"
-        database_pids = asyncio.run(backend_pids(_plain(database_url)))
+        database_pids = asyncio.run(backend_pids(driver_url(database_url)))
         for round_number in range(args.rounds):
             order = ("service", "minimal") if round_number % 2 == 0 else ("minimal", "service")
             for name in order:

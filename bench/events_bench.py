@@ -25,7 +25,7 @@ from bench._support import scratch_database, service_process, summary_ms
 from services.booking.models import event_tables as booking_tables
 from services.catalog.models import event_tables as catalog_tables
 from services.catalog.settings import CatalogSettings
-from shared.db import Database
+from shared.db import Database, driver_url
 from shared.events.outbox import Outbox
 from shared.events.relay import Relay, RelayPolicy
 from shared.events.schemas import SessionSnapshot
@@ -64,7 +64,7 @@ async def _relay_latency(url: str, booking_url: str, *, notify: bool, events: in
         subscriber_urls={"booking": booking_url},
         http=http,
         internal_secret=DEV_INTERNAL_SECRET,
-        listen_dsn=url.replace("postgresql+asyncpg://", "postgresql://", 1) if notify else None,
+        listen_dsn=driver_url(url) if notify else None,
         policy=RelayPolicy(poll_interval_s=1.0),
     )
     task = asyncio.create_task(relay.run_forever())
@@ -97,7 +97,7 @@ async def _relay_latency(url: str, booking_url: str, *, notify: bool, events: in
 
 
 async def _notify_floor(url: str, events: int, rate: float) -> list[float]:
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    dsn = driver_url(url)
     listener, sender = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
     arrivals: dict[str, float] = {}
     await listener.add_listener("bench_floor", lambda *args: arrivals.__setitem__(args[3], time.time()))

@@ -41,6 +41,7 @@ from rich.table import Table
 from bench._support import percentile
 from services.orgs.keys import SigningKeys
 from services.orgs.settings import OrgsSettings
+from shared.db import driver_url
 from shared.ids import new_id
 from tests.live import LiveSystem
 
@@ -69,7 +70,7 @@ class PrivateDatabase:
 
     @property
     def plain_url(self) -> str:
-        return self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return driver_url(self.url)
 
 
 @contextlib.contextmanager

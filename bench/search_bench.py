@@ -46,6 +46,7 @@ from bench._support import CpuUse, backend_pids, free_port, scratch_database, se
 from services.catalog.geo import GeoPoint
 from services.catalog.search.repository import SearchFilters, search_query
 from services.catalog.search.schemas import SearchSort
+from shared.db import driver_url
 
 # Central Hangzhou: West Lake, the old city, Binjiang, Xiaoshan's edge, Gongshu.
 SOUTH, NORTH, WEST, EAST = 30.15, 30.40, 120.05, 120.34
@@ -441,7 +442,7 @@ def main() -> None:
     window = (start, start + timedelta(days=7))
     console.print(f"{os.cpu_count()} CPUs; load average before: {os.getloadavg()[0]:.2f}")
     with scratch_database("learncity_search_bench") as url:
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        dsn = driver_url(url)
         built = time.perf_counter()
         counts = asyncio.run(build_city(dsn, sites=args.sites, sessions=args.sessions))
         console.print(f"City: {counts} in {time.perf_counter() - built:.1f}s")

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from shared.db import driver_url
+
 DEFAULT_DATABASE = "learncity"
 
 
@@ -32,13 +34,9 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def ensure_database(server_url: str, database: str, *, recreate: bool = False) -> tuple[str, bool]:
     """Create `database` on the server if missing; returns its URL and whether it was created now."""
-    connection = await asyncpg.connect(_plain(with_database(server_url, "postgres")))
+    connection = await asyncpg.connect(driver_url(with_database(server_url, "postgres")))
     try:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if exists and recreate:

@@ -47,6 +47,11 @@ def async_url(url: str) -> str:
     return url
 
 
+def driver_url(url: str) -> str:
+    """The URL as asyncpg itself takes it (`postgresql://`), for connections made without SQLAlchemy."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 class Database:
     """Owns one service's engine and session factory."""
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from shared.db import driver_url
 from shared.errors import ServiceUnavailable
 from shared.settings import ServiceSettings
 
@@ -73,7 +74,7 @@ async def _end_any_transaction(connection: asyncpg.Connection) -> None:
 
 class DriverPool:
     def __init__(self, settings: ServiceSettings, *, application_name: str) -> None:
-        self._dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._dsn = driver_url(settings.database_url)
         self._size = settings.db_pool_size
         self._timeout_s = settings.db_pool_timeout_s
         self._application_name = application_name

@@ -20,6 +20,7 @@ from services.catalog.app import create_app as create_catalog_app
 from services.catalog.settings import CatalogSettings
 from services.orgs.app import create_app as create_orgs_app
 from services.orgs.settings import OrgsSettings
+from shared.db import driver_url
 from shared.migrations import upgrade_to_head
 from shared.topology import SERVICES
 from tests.live import LiveSystem
@@ -53,14 +54,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         handle.cleanup()
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 @pytest.fixture(autouse=True)
 async def _empty_tables(database_url: str) -> AsyncIterator[None]:
     yield
-    connection = await asyncpg.connect(_plain(database_url))
+    connection = await asyncpg.connect(driver_url(database_url))
     try:
         tables = await connection.fetch(
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])"

@@ -3,6 +3,7 @@ most once, never handed to the next request, and the pool heals by itself."""
 
 import asyncpg
 
+from shared.db import driver_url
 from shared.driver import DriverPool
 from shared.errors import ServiceUnavailable
 from shared.settings import ServiceSettings
@@ -16,7 +17,7 @@ async def _pool_of_one(database_url: str) -> DriverPool:
 
 async def test_a_terminated_connection_is_a_503_then_heals(database_url: str) -> None:
     pool = await _pool_of_one(database_url)
-    admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    admin = await asyncpg.connect(driver_url(database_url))
     try:
         backend = (await pool.fetch("SELECT pg_backend_pid() AS pid", []))[0]["pid"]
         await admin.execute("SELECT pg_terminate_backend($1)", backend)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from shared.db import driver_url
 from shared.events.inbox import Handler, Inbox
 from shared.events.outbox import Outbox
 from shared.events.relay import Relay, RelayPolicy
@@ -34,7 +35,7 @@ def build_relay(app: FastAPI, producer: str, tables: EventTables) -> Relay:
         subscriber_urls=subscriber_urls(settings),
         http=app.state.http,
         internal_secret=settings.internal_secret.get_secret_value(),
-        listen_dsn=settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        listen_dsn=driver_url(settings.database_url),
         policy=RelayPolicy(
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,

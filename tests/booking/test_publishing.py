@@ -17,6 +17,7 @@ from services.booking.bookings.service import _new_booking_out, confirmed_body
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
 from services.booking.publishing import availability_changed
+from shared.db import driver_url
 from shared.events.outbox import notify_channel
 from shared.events.schemas import AvailabilityChanged
 from shared.ids import new_id
@@ -62,7 +63,7 @@ async def test_a_booking_wakes_the_relay_at_commit(
     client: httpx.AsyncClient, catalog: CatalogStandIn, mint: Mint, database_url: str
 ) -> None:
     session = await catalog.schedule()
-    listener = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    listener = await asyncpg.connect(driver_url(database_url))
     notices: asyncio.Queue[str] = asyncio.Queue()
     try:
         await listener.add_listener(notify_channel(SCHEMA), lambda *args: notices.put_nowait(args[2]))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from services.booking.models import event_tables as booking_tables
 from services.booking.settings import BookingSettings
 from services.catalog.models import event_tables as catalog_tables
-from shared.db import Database
+from shared.db import Database, driver_url
 from shared.errors import install_error_handlers
 from shared.events.inbox import Inbox, inbox_router
 from shared.events.outbox import Outbox
@@ -279,7 +279,7 @@ async def test_relay_wakes_on_notify_well_before_its_poll_interval(
     database: Database, consumer: Consumer, database_url: str
 ) -> None:
     relay = _relay(database, Switch(consumer.app), poll_interval_s=30.0)
-    relay._listen_dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    relay._listen_dsn = driver_url(database_url)
     task = asyncio.create_task(relay.run_forever())
     try:
         await asyncio.sleep(0.5)  # listening
