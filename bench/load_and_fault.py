@@ -12,10 +12,11 @@ one's own booking, check in at the door. Faults, at fixed fractions of the run:
   70%  PostgreSQL stopped (fast)      -> every service answers 503 and recovers its pool when it returns
   76%  PostgreSQL started
 
-Then: the outboxes drain, and the invariants are checked: confirmed <= capacity on every session, every
-201 a client saw is in the database (no lost booking), one booking per idempotency key and one active
-booking per person and session (no duplicate), counters equal rows, no event left undelivered, and the
-catalog's `seats_available` equals booking's.
+Then: the outboxes drain, and the invariants are checked: no answer was a 500 (each try counted before
+the client retries it: a fault is a 503 or a 4xx), confirmed <= capacity on every session, every 201 a
+client saw is in the database (no lost booking), one booking per idempotency key and one active booking
+per person and session (no duplicate), counters equal rows, no event left undelivered, and the catalog's
+`seats_available` equals booking's. The exit status is 1 when any invariant fails.
 
 Usage: `uv run python -m bench.load_and_fault [--seconds 120] [--short]`."""
 
@@ -47,6 +48,7 @@ from tests.live import LiveSystem
 
 HUBIN = (30.2590, 120.1640)
 PASSWORD = "correct horse battery staple"
+# A careful client retries a 500 too, but every 500 is counted first: it fails the "no 500" invariant.
 RETRYABLE = {500, 502, 503, 504}
 
 
@@ -194,6 +196,15 @@ class Tally:
             self.succeeded[action] += 1
         else:
             self.failed[(action, str(outcome))] += 1
+
+    @property
+    def server_errors(self) -> Counter[str]:
+        """Every 500 answered, by action (each try of a retried request, and the probe's): a fault may make a
+        service answer 503 or 4xx, never 500."""
+        errors = Counter({action: n for (action, outcome), n in self.failed.items() if outcome == "500"})
+        if self.probe_other.get("500"):
+            errors["probe"] += self.probe_other["500"]
+        return errors
 
 
 async def _send(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response | str:
@@ -394,6 +405,7 @@ async def check_invariants(http: httpx.AsyncClient, dsn: str, city: City, tally:
         or keyed.get((city.person_ids[s.person], s.key)) != s.booking_id
     ]
     more_than_seen = len(stored) - len({s.booking_id for s in tally.seen.values()})
+    server_errors = tally.server_errors
     mismatched = []
     for session in city.sessions:
         catalog_view = (await http.get(f"/v1/sessions/{session.id}")).json()
@@ -401,6 +413,11 @@ async def check_invariants(http: httpx.AsyncClient, dsn: str, city: City, tally:
         if catalog_view["seats_available"] != booking_view["seats_available"]:
             mismatched.append(session.id)
     return [
+        (
+            "no 500 answer (a fault is a 503 or a 4xx)",
+            not server_errors,
+            ", ".join(f"{action}: {n}" for action, n in sorted(server_errors.items())) or "0",
+        ),
         ("confirmed <= capacity on every session", over == 0, f"{over} over"),
         ("counters equal the booking rows", counters == 0, f"{counters} sessions differ"),
         (

@@ -6,6 +6,7 @@ context and parameter processing than for the statement's round trip; here it is
 on a pooled connection. Statements are still written with SQLAlchemy, compiled once (`DriverStatement`).
 """
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,23 +20,13 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from shared.db import driver_url
+from shared.db import driver_url, is_database_unavailable
 from shared.errors import ServiceUnavailable
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
 
 _DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-
-# Connection-level failures (the database restarting or unreachable): the client should retry.
-_UNAVAILABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,  # a protocol state the connection cannot recover from
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +63,13 @@ async def _end_any_transaction(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+def _discard(connection: asyncpg.Connection) -> None:
+    """Close a pooled connection for good. One the server closed has been let go by the pool already (its
+    proxy is detached, and says so with an InterfaceError): nothing is left to close then."""
+    with contextlib.suppress(asyncpg.InterfaceError):
+        connection.terminate()
+
+
 class DriverPool:
     def __init__(self, settings: ServiceSettings, *, application_name: str) -> None:
         self._dsn = driver_url(settings.database_url)
@@ -97,22 +95,27 @@ class DriverPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection outside any transaction block: each statement commits on its own."""
+        """A pooled connection outside any transaction block: each statement commits on its own.
+
+        The database unreachable (acquiring, connecting, or the connection cut under a statement, however
+        asyncpg says it: `shared.db.is_database_unavailable`) raises `ServiceUnavailable`, a 503 to retry."""
         assert self._pool is not None, "the driver pool is opened in the app's lifespan"
         try:
             async with self._pool.acquire(timeout=self._timeout_s) as connection:
                 try:
                     yield connection
                 except asyncpg.PostgresError as exc:
-                    if isinstance(exc, _UNAVAILABLE):
-                        connection.terminate()
+                    if is_database_unavailable(exc):
+                        _discard(connection)
                     raise  # the server refused a statement: the connection itself is fine
                 except BaseException:
                     # Cancelled mid-statement, or failed on our side (the server gone, a protocol error): its
                     # state is unknown, so it is closed instead of going back to the pool for the next request.
-                    connection.terminate()
+                    _discard(connection)
                     raise
-        except (*_UNAVAILABLE, TimeoutError) as exc:
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
             logger.warning("driver_pool_unavailable", error=repr(exc))
             raise ServiceUnavailable("The database is unavailable; try again shortly", retry_after_s=2) from exc
 

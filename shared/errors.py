@@ -4,15 +4,18 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+
+from shared.db import is_database_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "urn:learncity:problem:"
@@ -193,15 +196,43 @@ async def _database_error_handler(request: Request, exc: Exception) -> JSONRespo
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
     if sqlstate in _INPUT_SQLSTATES:
         return problem_response(422, "The input contains a value that cannot be stored", slug="validation-error")
-    if isinstance(exc, OperationalError) or exc.connection_invalidated or sqlstate in {"57P01", "57P03", "08006"}:
-        logger.warning("database_unavailable", path=request.url.path, error=str(exc.orig))
-        return problem_response(503, "The database is unavailable; try again shortly", headers={"Retry-After": "2"})
     return await _unexpected_handler(request, exc)
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every exception no other handler answered: the database being unreachable, however it surfaced
+    (wrapped, chained, in a group, as a connection error), is a 503 to retry; anything else a 500 whose
+    body says nothing of the exception (its traceback goes to the log only)."""
+    if is_database_unavailable(exc):
+        logger.warning("database_unavailable", path=request.url.path, error=_describe(exc))
+        return problem_response(
+            503,
+            "The database is unavailable; try again shortly",
+            slug="service-unavailable",
+            headers={"Retry-After": "2"},
+        )
     logger.exception("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(500, "An unexpected error occurred; it has been logged", slug="internal-error")
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception and its causes in one line, for the log (never for the response)."""
+    parts = [repr(exc)]
+    seen = {id(exc)}
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    while isinstance(cause, BaseException) and id(cause) not in seen and len(parts) < 4:
+        seen.add(id(cause))
+        parts.append(repr(cause))
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return " <- ".join(parts)[:1000]
+
+
+async def _pool_exhausted_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Every database connection stayed busy for the whole pool timeout: overload, so ask to come back.
+    logger.warning("database_pool_exhausted", path=request.url.path)
+    return problem_response(
+        503, "The service is overloaded; try again shortly", slug="service-unavailable", headers={"Retry-After": "1"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -209,21 +240,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(DBAPIError, _database_error_handler)
-    app.add_exception_handler(OSError, _database_error_handler_os)
     app.add_exception_handler(PoolTimeoutError, _pool_exhausted_handler)
+    # What a database outage raises besides SQLAlchemy's errors: classified by `_unexpected_handler`. Named
+    # here so they are answered inside the middleware stack (the `Exception` handler answers outside it, where
+    # the access log and the metrics have already counted a 500).
+    raised_raw = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+    for raised in (*raised_raw, ExceptionGroup, SQLAlchemyError):
+        app.add_exception_handler(raised, _unexpected_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
-
-
-async def _pool_exhausted_handler(request: Request, exc: Exception) -> JSONResponse:
-    # Every database connection stayed busy for the whole pool timeout: overload, so ask to come back.
-    logger.warning("database_pool_exhausted", path=request.url.path)
-    return problem_response(503, "The service is overloaded; try again shortly", headers={"Retry-After": "1"})
-
-
-async def _database_error_handler_os(request: Request, exc: Exception) -> JSONResponse:
-    # Connection refused / reset while the database restarts.
-    logger.warning("dependency_unreachable", path=request.url.path, error=str(exc))
-    return problem_response(503, "A dependency is unreachable; try again shortly", headers={"Retry-After": "2"})
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
