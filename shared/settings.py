@@ -1,10 +1,11 @@
 """Settings shared by every service; each service subclasses with its own env prefix."""
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_INTERNAL_SECRET = "dev-only-internal-secret-change-me"
 
@@ -18,7 +19,7 @@ class Environment(StrEnum):
 class ServiceSettings(BaseSettings):
     """Common settings. A subclass sets `env_prefix`, e.g. `ORGS_`, so `ORGS_DATABASE_URL` applies."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, validate_by_name=True)
 
     environment: Environment = Environment.development
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/learncity"
@@ -42,9 +43,16 @@ class ServiceSettings(BaseSettings):
     trust_forwarded_for: bool = False
     # Events: subscriber name -> event type patterns it receives; its URL is the `<name>_url` setting.
     event_subscriptions: dict[str, list[str]] = {}
+    # Browser origins allowed to call the API (CORS). One name for every service (api-contract.md), so it
+    # has no service prefix: LEARNCITY_CORS_ORIGINS, comma-separated; empty means no cross-origin access.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default=[], validation_alias="LEARNCITY_CORS_ORIGINS")
     relay_enabled: bool = True
     relay_poll_interval_s: float = 1.0
     relay_batch_size: int = 100
+    # Events per delivery request (`POST /internal/v1/events`), at most 1000; 1 sends each event alone.
+    relay_delivery_batch: int = 100
+    # While events keep coming, a relay round starts at most this often, so they travel in fuller batches.
+    relay_linger_s: float = 0.1
     relay_max_attempts: int = 10
     relay_backoff_base_s: float = 0.5
     relay_backoff_cap_s: float = 60.0
@@ -52,6 +60,25 @@ class ServiceSettings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is not Environment.production
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            # Browsers send an origin without a trailing slash; a copied URL often has one.
+            return [str(origin).strip().rstrip("/") for origin in value if str(origin).strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path or trailing slash)")
+        return origins
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:

@@ -38,6 +38,9 @@ def build_relay(app: FastAPI, producer: str, tables: EventTables) -> Relay:
         listen_dsn=driver_url(settings.database_url),
         policy=RelayPolicy(
             batch_size=settings.relay_batch_size,
+            delivery_batch=settings.relay_delivery_batch,
+            delivery_max_bytes=settings.max_body_bytes,
+            linger_s=settings.relay_linger_s,
             poll_interval_s=settings.relay_poll_interval_s,
             max_attempts=settings.relay_max_attempts,
             backoff_base_s=settings.relay_backoff_base_s,

@@ -1,12 +1,39 @@
+from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, DateTime, Integer, Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from services.catalog.models import ActivitySession, SessionAvailability
+from services.catalog.models import SCHEMA, ActivitySession, SessionAvailability
 from shared.db import utcnow
 from shared.events.schemas import AvailabilityChanged
 from shared.repository import Repository
+
+# Upsert in session id order, only for sessions the catalog has (the join), as one statement.
+_STORE_MANY = (
+    text(
+        f"""INSERT INTO {SCHEMA}.{SessionAvailability.__tablename__} AS a
+            (session_id, capacity, confirmed_seats, seats_available, waitlist_length, updated_at)
+        SELECT f.session_id, f.capacity, f.confirmed_seats, f.seats_available, f.waitlist_length, :now
+        FROM unnest(:session_ids, :capacities, :confirmed, :available, :waitlists)
+            AS f(session_id, capacity, confirmed_seats, seats_available, waitlist_length)
+        JOIN {SCHEMA}.{ActivitySession.__tablename__} AS s ON s.id = f.session_id
+        ORDER BY f.session_id
+        ON CONFLICT (session_id) DO UPDATE SET capacity = excluded.capacity,
+            confirmed_seats = excluded.confirmed_seats, seats_available = excluded.seats_available,
+            waitlist_length = excluded.waitlist_length, updated_at = excluded.updated_at
+        RETURNING a.session_id"""
+    )
+    .bindparams(
+        bindparam("session_ids", type_=ARRAY(Uuid)),
+        bindparam("capacities", type_=ARRAY(Integer)),
+        bindparam("confirmed", type_=ARRAY(Integer)),
+        bindparam("available", type_=ARRAY(Integer)),
+        bindparam("waitlists", type_=ARRAY(Integer)),
+        bindparam("now", type_=DateTime(timezone=True)),
+    )
+    .columns(SessionAvailability.session_id)
+)
 
 
 class AvailabilityRepository(Repository[SessionAvailability]):
@@ -15,6 +42,23 @@ class AvailabilityRepository(Repository[SessionAvailability]):
     async def session_exists(self, session_id: UUID) -> bool:
         found = await self.session.scalar(select(ActivitySession.id).where(ActivitySession.id == session_id))
         return found is not None
+
+    async def store_many(self, many: Sequence[AvailabilityChanged]) -> list[UUID]:
+        """Insert or replace the figures of several sessions (one each) in one statement; returns the
+        session ids the catalog does not know, whose figures are not stored."""
+        if not many:
+            return []
+        ordered = sorted(many, key=lambda figures: figures.session_id)
+        params = {
+            "session_ids": [f.session_id for f in ordered],
+            "capacities": [max(0, f.capacity) for f in ordered],
+            "confirmed": [max(0, f.confirmed_seats) for f in ordered],
+            "available": [max(0, f.seats_available) for f in ordered],
+            "waitlists": [max(0, f.waitlist_length) for f in ordered],
+            "now": utcnow(),
+        }
+        stored = set((await self.session.execute(_STORE_MANY, params)).scalars())
+        return [f.session_id for f in ordered if f.session_id not in stored]
 
     async def store(self, figures: AvailabilityChanged) -> None:
         """Insert or replace the figures (the inbox has already dropped events older than the stored ones)."""

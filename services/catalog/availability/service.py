@@ -1,5 +1,6 @@
 """The availability projection: booking's `availability.changed` events, applied in the inbox's transaction."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.availability.repository import AvailabilityRepository
 from services.catalog.models import ActivitySession, SessionAvailability
+from shared.events.inbox import SetHandler
 from shared.events.schemas import AvailabilityChanged, EventEnvelope
 
 logger = structlog.get_logger(__name__)
@@ -28,11 +30,19 @@ def seats_available_sql() -> ColumnElement[Any]:
     return case((figures.session_id.is_(None), ActivitySession.capacity), else_=reported)
 
 
-async def apply_availability_changed(db: AsyncSession, envelope: EventEnvelope) -> None:
-    figures = AvailabilityChanged.model_validate(envelope.payload)
-    availability = AvailabilityRepository(db)
-    if not await availability.session_exists(figures.session_id):
-        # Only sessions the catalog made are booked; an unknown id changes nothing (and is not retried).
-        logger.warning("availability_for_unknown_session", session_id=str(figures.session_id))
-        return
-    await availability.store(figures)
+async def _apply_availability_changes(db: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:
+    """Store booking's newest figures of each session in one statement (events come in sequence order, so
+    the last one of a session is its newest). Sessions the catalog did not make are skipped: only its own
+    sessions are booked, and an unknown id changes nothing (and is not retried)."""
+    newest = {figures.session_id: figures for figures in map(_figures, envelopes)}
+    unknown = await AvailabilityRepository(db).store_many(list(newest.values()))
+    for session_id in unknown:
+        logger.warning("availability_for_unknown_session", session_id=str(session_id))
+
+
+def _figures(envelope: EventEnvelope) -> AvailabilityChanged:
+    return AvailabilityChanged.model_validate(envelope.payload)
+
+
+# The inbox applies a delivery's availability.changed events together (one upsert), or one at a time.
+apply_availability_changed = SetHandler(_apply_availability_changes)
