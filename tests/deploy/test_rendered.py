@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy.render import ROOT, SERVICE_PORT, rendered_files, settings_class
+from deploy.render import ROOT, SERVICE_PORT, env_variable, rendered_files, settings_class
 from shared.topology import SERVICES, owner_of
 from tests.deploy.routes import ingress_route, nginx_locations, nginx_route, sample_paths
 
@@ -58,5 +58,5 @@ def test_env_example_lists_every_setting_of_every_service() -> None:
     listed = (ROOT / ".env.example").read_text()
     for service in SERVICES:
         for name in settings_class(service).model_fields:
-            variable = f"{service.upper()}_{name.upper()}="
+            variable = f"{env_variable(service, name)}="
             assert variable in listed, f"{variable} missing from .env.example"
