@@ -68,11 +68,12 @@ BIG_CAPACITY = 1_000_000
 MINIMAL_UPDATE = """
 UPDATE booking.inventory SET confirmed_seats = confirmed_seats + $2
 WHERE session_id = $1 AND status = 'scheduled' AND confirmed_seats + $2 <= capacity
-RETURNING capacity, confirmed_seats
+RETURNING capacity, confirmed_seats, ends_at
 """
 MINIMAL_INSERT = """
-INSERT INTO booking.bookings (id, session_id, person_id, seats, status, checkin_code, confirmed_at, created_at)
-VALUES ($1, $2, $3, $4, 'confirmed', $5, now(), now())
+INSERT INTO booking.bookings
+    (id, session_id, person_id, seats, status, checkin_code, session_ends_at, confirmed_at, created_at)
+VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, now(), now())
 """
 
 
@@ -103,7 +104,9 @@ def minimal_app() -> Any:
             seats = await connection.fetchrow(MINIMAL_UPDATE, body.session_id, body.seats)
             if seats is None:
                 return JSONResponse({"detail": "full"}, status_code=409)
-            await connection.execute(MINIMAL_INSERT, booking_id, body.session_id, x_person_id, body.seats, code)
+            await connection.execute(
+                MINIMAL_INSERT, booking_id, body.session_id, x_person_id, body.seats, code, seats["ends_at"]
+            )
         return {"id": str(booking_id), "session_id": str(body.session_id), "status": "confirmed", "checkin_code": code}
 
     return app

@@ -56,7 +56,7 @@ from shared.topology import SERVICES, default_ports  # noqa: E402
 from tests.integration.city import Citizen, Point, activity, created, ok, organization, register, site  # noqa: E402
 
 PEOPLE = 100
-SESSIONS = 300
+SESSIONS = 500  # the most one recurrence makes; 100 x 500 fresh pairs last a path 3 rounds of 10 s
 BURST = 600  # concurrent requests, once, through the base URL
 MINIMAL_PEOPLE = 1000  # the floor is fast: more pairs so it never books a pair twice
 HUBIN = Point(30.2590, 120.1640)  # by West Lake, in the demo city

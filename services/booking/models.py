@@ -97,9 +97,9 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
         # The head of a session's waitlist, and positions (count of those ahead), straight from the index.
         Index("ix_bookings_waitlist", "session_id", "waitlist_seq", postgresql_where=sql("status = 'waitlisted'")),
         Index("ix_bookings_person_id_id", "person_id", "id"),
-        # A person's active bookings (the active-bookings limit, checked by every booking) from the index alone:
-        # without it the count scans the whole unique index above, whose leading column is the session.
-        Index("ix_bookings_active_person", "person_id", "session_id", postgresql_where=sql(ACTIVE_PREDICATE)),
+        # A person's active bookings whose session has not ended (the active-bookings limit, checked by every
+        # booking): one range scan of this index, no join to the sessions (see `session_ends_at`).
+        Index("ix_bookings_active_person", "person_id", "session_ends_at", postgresql_where=sql(ACTIVE_PREDICATE)),
         Index("ix_bookings_session_id_id", "session_id", "id"),
     )
 
@@ -109,6 +109,9 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
     organization_id: Mapped[UUID | None]
     seats: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(16))
+    # The session's `inventory.ends_at`, copied when the booking is made and kept equal when the session
+    # moves (same transaction, under the session's row lock), so the limit counts without a join.
+    session_ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     waitlist_seq: Mapped[int | None] = mapped_column(BigInteger)
     checkin_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

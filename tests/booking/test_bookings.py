@@ -357,8 +357,9 @@ async def _insert_two_waitlisted_bookings_of_one_person(apps: dict[str, FastAPI]
         for seq in (1, 2):
             await db.execute(
                 text(
-                    "INSERT INTO booking.bookings (id, session_id, person_id, seats, status, waitlist_seq)"
-                    " VALUES (:id, :session, :person, 1, 'waitlisted', :seq)"
+                    "INSERT INTO booking.bookings (id, session_id, person_id, seats, status, waitlist_seq,"
+                    " session_ends_at) SELECT :id, :session, :person, 1, 'waitlisted', :seq, ends_at"
+                    " FROM booking.inventory WHERE session_id = :session"
                 ),
                 {"id": new_id(), "session": session_id, "person": person_id, "seq": seq},
             )

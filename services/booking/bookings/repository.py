@@ -89,6 +89,13 @@ _BOOKABLE = """status = 'scheduled' AND starts_at > :now
     AND (booking_opens_at IS NULL OR booking_opens_at <= :now)
     AND (booking_closes_at IS NULL OR booking_closes_at > :now)"""
 _ACTIVE = ", ".join(repr(status) for status in ACTIVE_STATUSES)
+# The person's active bookings (confirmed or waitlisted, session not ended), counted up to :max_active: the
+# limit only asks whether they reach it. One range scan of `ix_bookings_active_person`, no join to the
+# sessions: a booking carries its session's end (`session_ends_at`).
+_ACTIVE_HELD = f"""(SELECT count(*) FROM (
+                SELECT 1 FROM booking.bookings
+                WHERE person_id = :person_id AND status IN ({_ACTIVE}) AND session_ends_at > :now
+                LIMIT :max_active) AS held)"""
 
 # The hot path's two statements as plain SQL: SQLAlchemy would rebuild and re-key these Core trees on
 # every request (about a millisecond each); their compiled form is cached either way.
@@ -96,8 +103,7 @@ _BEFORE_BOOKING = (
     text(
         f"""
         SELECT k.request_hash, k.response_status, k.response_body,
-            (SELECT count(*) FROM booking.bookings b JOIN booking.inventory s ON s.session_id = b.session_id
-             WHERE b.person_id = :person_id AND b.status IN ({_ACTIVE}) AND s.ends_at > :now) AS active_bookings,
+            {_ACTIVE_HELD} AS active_bookings,
             i.session_id, i.status, i.starts_at, i.booking_opens_at, i.booking_closes_at
         FROM (SELECT 1) AS one
         LEFT JOIN booking.idempotency_keys k ON k.person_id = :person_id AND k.key = :key AND k.expires_at > :now
@@ -109,6 +115,7 @@ _BEFORE_BOOKING = (
         bindparam("key", type_=String),
         bindparam("session_id", type_=Uuid),
         bindparam("now", type_=DateTime(timezone=True)),
+        bindparam("max_active", type_=Integer),
     )
     .columns(response_body=JSONB)
 )
@@ -145,15 +152,16 @@ _CONFIRM_IF_FREE_SQL = f"""
         WHERE session_id = :session_id AND {_BOOKABLE}
             AND EXISTS (SELECT FROM admitted WHERE requests <= :rate_limit)
             AND waitlist_length = 0 AND confirmed_seats + :seats <= capacity
-            AND (SELECT count(*) FROM booking.bookings b JOIN booking.inventory s ON s.session_id = b.session_id
-                 WHERE b.person_id = :person_id AND b.status IN ({_ACTIVE}) AND s.ends_at > :now) < :max_active
+            AND {_ACTIVE_HELD} < :max_active
             AND NOT EXISTS (SELECT FROM booking.idempotency_keys
                             WHERE person_id = :person_id AND key = :key AND expires_at > :now)
-        RETURNING session_id, capacity, confirmed_seats, waitlist_length
+        RETURNING session_id, capacity, confirmed_seats, waitlist_length, ends_at
     ), booked AS (
         INSERT INTO booking.bookings
-            (id, session_id, person_id, organization_id, seats, status, checkin_code, confirmed_at, created_at)
-        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'confirmed', :checkin_code, :now, :now
+            (id, session_id, person_id, organization_id, seats, status, checkin_code, confirmed_at, created_at,
+             session_ends_at)
+        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'confirmed', :checkin_code, :now, :now,
+            ends_at
         FROM figures
         RETURNING id
     ), {_REMEMBER.format(body=":body", source="booked")}{AVAILABILITY_OUTBOX_CTES}, outcome AS (
@@ -204,11 +212,12 @@ _JOIN_WAITLIST = text(
             waitlist_length = waitlist_length + 1, waitlist_last_seq = waitlist_last_seq + 1, updated_at = :now
         WHERE session_id = :session_id AND {_BOOKABLE}
             AND NOT (waitlist_length = 0 AND confirmed_seats + :seats <= capacity)
-        RETURNING session_id, capacity, confirmed_seats, waitlist_length, waitlist_last_seq
+        RETURNING session_id, capacity, confirmed_seats, waitlist_length, waitlist_last_seq, ends_at
     ), booked AS (
         INSERT INTO booking.bookings
-            (id, session_id, person_id, organization_id, seats, status, waitlist_seq, created_at)
-        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'waitlisted', waitlist_last_seq, :now
+            (id, session_id, person_id, organization_id, seats, status, waitlist_seq, created_at, session_ends_at)
+        SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'waitlisted', waitlist_last_seq, :now,
+            ends_at
         FROM figures
         RETURNING id
     ), {
@@ -297,7 +306,10 @@ class BookingRepository:
         row: AnyRow | None = (await self.session.execute(booking_view().where(_b.id == booking_id))).first()
         return row
 
-    async def insert(self, booking: NewBooking, *, status: str, waitlist_seq: int | None, now: datetime) -> None:
+    async def insert(
+        self, booking: NewBooking, *, status: str, waitlist_seq: int | None, session_ends_at: datetime, now: datetime
+    ) -> None:
+        """`session_ends_at`: the session's `ends_at`, read under its row lock (held by the caller)."""
         confirmed = status == "confirmed"
         statement = bookings.insert().values(
             id=booking.id,
@@ -310,6 +322,7 @@ class BookingRepository:
             checkin_code=booking.checkin_code if confirmed else None,
             confirmed_at=now if confirmed else None,
             created_at=now,
+            session_ends_at=session_ends_at,
         )
         await self._booking_statement(statement)
 
@@ -344,6 +357,16 @@ class BookingRepository:
         )
         return (await self.session.execute(statement)).all()
 
+    async def move_session_end(self, session_id: UUID, ends_at: datetime) -> None:
+        """The session moved: its bookings (every status) carry its new end. Call under the session's row
+        lock, in the transaction that changes `inventory.ends_at`: a booking made concurrently waits for
+        that lock and then copies the new end itself."""
+        await self.session.execute(
+            update(bookings)
+            .where(_b.session_id == session_id, _b.session_ends_at.is_distinct_from(ends_at))
+            .values(session_ends_at=ends_at)
+        )
+
     async def waitlist_head_that_fits(self, session_id: UUID, free_seats: int) -> Sequence[AnyRow]:
         """The longest prefix of the waitlist (FIFO) whose seats together fit in `free_seats`.
 
@@ -372,11 +395,14 @@ class BookingRepository:
         statement = select(checkins.c.booking_id).where(checkins.c.booking_id == booking_id)
         return (await self.session.execute(statement)).first() is not None
 
-    async def before_booking(self, person_id: UUID, key: str, session_id: UUID, now: datetime) -> AnyRow:
+    async def before_booking(
+        self, person_id: UUID, key: str, session_id: UUID, now: datetime, max_active: int
+    ) -> AnyRow:
         """Everything a booking checks, read in one round trip (after its locks are taken, so it sees
         whatever committed before): the key's unexpired record, the person's active bookings
-        (confirmed or waitlisted, session not ended) and the session (NULL columns when unknown)."""
-        params = {"person_id": person_id, "key": key, "session_id": session_id, "now": now}
+        (confirmed or waitlisted, session not ended; counted up to `max_active`, the limit) and the
+        session (NULL columns when unknown)."""
+        params = {"person_id": person_id, "key": key, "session_id": session_id, "now": now, "max_active": max_active}
         return (await self.session.execute(_BEFORE_BOOKING, params)).one()
 
     async def confirm_if_free(

@@ -186,7 +186,7 @@ async def _book(
         await bookings_changed(c.session, c.outbox, [confirmed], c.entered)
         return idempotency.StoredResponse(201, remembered.body)
     # Not booked at once: find out why (this transaction holds the person's row, so reads are current).
-    known = await repository.before_booking(person_id, key, body.session_id, now)
+    known = await repository.before_booking(person_id, key, body.session_id, now, settings.max_active_per_person)
     if known.request_hash is not None:
         return idempotency.replay(fingerprint, known.request_hash, known.response_status, known.response_body)
     if known.session_id is None:
@@ -250,7 +250,9 @@ async def _confirm_or_waitlist_locked(
     else:
         figures, waitlist_seq = await inventory.join_waitlist(booking.session_id, now)
         status, position = "waitlisted", figures.waitlist_length  # the last in line
-    await BookingRepository(c.session).insert(booking, status=status, waitlist_seq=waitlist_seq, now=now)
+    await BookingRepository(c.session).insert(
+        booking, status=status, waitlist_seq=waitlist_seq, session_ends_at=locked.ends_at, now=now
+    )
     out = _new_booking_out(booking, status, now)
     out.waitlist_position = position
     remembered = replace(remembered, body=out.model_dump(mode="json"))

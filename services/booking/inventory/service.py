@@ -100,6 +100,8 @@ async def apply_snapshot(session: AsyncSession, outbox: Outbox, snapshot: Sessio
             kept=capacity,
         )
     figures = await repository.apply_snapshot(snapshot, capacity, now)
+    if snapshot.ends_at != current.ends_at:  # the session moved: its bookings carry its end
+        await BookingRepository(session).move_session_end(snapshot.session_id, snapshot.ends_at)
     if snapshot.status == "cancelled":
         cancelled = await BookingRepository(session).cancel_all_active(
             snapshot.session_id, now, SESSION_CANCELLED_REASON
