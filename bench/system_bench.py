@@ -25,10 +25,8 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,6 +52,7 @@ from bench.booking_bench import Caller, LoadResult, minimal_process, seed_sessio
 from shared.ids import new_id  # noqa: E402
 from shared.topology import SERVICES, default_ports  # noqa: E402
 from tests.integration.city import Citizen, Point, activity, created, ok, organization, register, site  # noqa: E402
+from tests.live import learncity_up  # noqa: E402
 
 PEOPLE = 100
 SESSIONS = 500  # the most one recurrence makes; 100 x 500 fresh pairs last a path 3 rounds of 10 s
@@ -190,44 +189,13 @@ def free_base_port() -> int:
 
 
 @contextlib.contextmanager
-def learncity_up(folder: Path) -> Iterator[System]:
+def system_up(folder: Path) -> Iterator[System]:
+    """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them."""
     port = free_base_port()
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environment |= {
-        "LEARNCITY_DATA_DIR": str(folder / "data"),
-        # The two limits the contract names so that load tests can raise them.
-        "BOOKING_RATE_PER_MINUTE": "100000000",
-        "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000",
-    }
-    log = folder / "up.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "learncity", "up", "--port", str(port)],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"learncity up exited: {log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("learncity up was not healthy in time")
-            time.sleep(0.25)
+    limits = {"BOOKING_RATE_PER_MINUTE": "100000000", "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000"}
+    with learncity_up(folder, port, limits, timeout_s=START_TIMEOUT_S) as base_url:
         own = {service: f"http://127.0.0.1:{p}" for service, p in default_ports(port).items()}
         yield System(base_url, own, folder / "data")
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # ---- what the bench books: people and sessions, made through the public API --------------------------------
@@ -445,7 +413,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    with tempfile.TemporaryDirectory(prefix="system-bench-") as scratch, learncity_up(Path(scratch)) as system:
+    with tempfile.TemporaryDirectory(prefix="system-bench-") as scratch, system_up(Path(scratch)) as system:
         folder = Path(scratch)
         city = open_city(system.base_url, ["gateway", "booking port"])
         dsn = system.database_dsn()

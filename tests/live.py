@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,60 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def wait_healthy(
+    base_url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
+    """Until `base_url/healthz` answers 200; fails at once (with the log's tail) if `process` exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:] if log else ""
+            raise AssertionError(f"learncity up exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{base_url}/healthz was not 200 within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def learncity_up(
+    folder: Path,
+    port: int,
+    environment: Mapping[str, str] | None = None,
+    *,
+    arguments: tuple[str, ...] = (),
+    timeout_s: float = 120.0,
+) -> Iterator[str]:
+    """`learncity up --port <port> [arguments]` as a user runs it, on the embedded database (DATABASE_URL ignored), with
+    its data and its output (`up.log`) in `folder`; yields the base URL once healthy, then stops it with
+    Ctrl-C as a person would."""
+    log = folder / "up.log"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"LEARNCITY_DATA_DIR": str(folder / "data"), **(environment or {})}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "learncity", "up", "--port", str(port), *arguments],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, timeout_s, process, log)
+        yield base_url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):

@@ -3,9 +3,6 @@ Chromium (Debian's, driven by Playwright) that never reaches beyond this machine
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -16,7 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Page, Route, async_playwright
 
-from tests.test_learncity_up import _free_base_port, _wait_healthy
+from tests.live import learncity_up
+from tests.test_learncity_up import _free_base_port
 
 CHROMIUM = Path(os.environ.get("LEARNCITY_CHROMIUM", "/usr/bin/chromium"))
 # As the machine's closed network needs: no background fetches, no sandbox as root, no GPU.
@@ -56,24 +54,14 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
 def gateway(tmp_path_factory: pytest.TempPathFactory, web_app: tuple[str, Path]) -> Iterator[str]:
     """`learncity up` as a user runs it (no demo data: these tests make their own), allowing the web app's
     origin through LEARNCITY_CORS_ORIGINS."""
-    port = _free_base_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["LEARNCITY_DATA_DIR"] = str(tmp_path_factory.mktemp("browser") / "data")
-    env["LEARNCITY_CORS_ORIGINS"] = web_app[0]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "learncity", "up", "--port", str(port), "--no-seed"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base_url, process, timeout_s=90)
+    with learncity_up(
+        tmp_path_factory.mktemp("browser"),
+        _free_base_port(),
+        {"LEARNCITY_CORS_ORIGINS": web_app[0]},
+        arguments=("--no-seed",),
+        timeout_s=90,
+    ) as base_url:
         yield base_url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(30)
 
 
 @pytest.fixture(scope="session")
