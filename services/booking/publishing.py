@@ -74,7 +74,11 @@ AVAILABILITY_OUTBOX_CTES = """, availability_sequence AS (
             unnest(CAST(:subscribers AS text[])) AS delivery(subscriber)
         RETURNING id
     ), availability_notice AS (
+        -- Only when no event is already due: then the relay is idle and this wakes it. While events are due
+        -- the relay is at work and looks again after its round (`Relay.run_forever`), and a NOTIFY would
+        -- serialize every booking's commit on PostgreSQL's notify lock (held through the commit's flush).
         SELECT pg_notify(:channel, '') FROM (SELECT FROM availability_events LIMIT 1) AS first_event
+        WHERE NOT EXISTS (SELECT FROM booking.outbox WHERE status = 'pending' AND next_attempt_at <= :now)
     )"""
 AVAILABILITY_OUTBOX_COUNT = (
     "(SELECT count(*) FROM availability_events) + 0 * (SELECT count(*) FROM availability_notice)"

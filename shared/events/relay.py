@@ -310,10 +310,12 @@ class Relay:
     async def run_forever(self) -> None:
         """Deliver until cancelled: woken by NOTIFY at commit, and polling in case a notice is missed.
 
-        While events keep coming (the last round found more than one), a round starts at most every
-        `linger_s`, so what commits meanwhile travels together: fuller batches, less work per event on
-        both sides. Events that come one at a time go at once; a full claim (a backlog) is followed by
-        the next round straight away."""
+        After a round that found events, the next looks again without waiting to be woken: a producer
+        may skip its NOTIFY while events are already due (the booking hot path does, so that its commits
+        do not queue on the notify lock). While events keep coming (the last round found more than one),
+        a round starts at most every `linger_s`, so what commits meanwhile travels together: fuller
+        batches, less work per event on both sides. A lone event goes at once (its NOTIFY wakes the
+        relay); a full claim (a backlog) is followed by the next round straight away."""
         listener = asyncio.create_task(self._listen()) if self._listen_dsn else None
         loop = asyncio.get_running_loop()
         failures = 0
@@ -329,12 +331,18 @@ class Relay:
                     logger.warning("relay_round_failed", producer=self._producer, error=repr(exc))
                     await asyncio.sleep(min(10.0, 0.2 * 2**failures))
                     continue
-                if claimed < self._policy.batch_size:
+                if claimed >= self._policy.batch_size:
+                    continue
+                if claimed == 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self._policy.poll_interval_s)
-                    linger = started + self._policy.linger_s - loop.time()
-                    if claimed > 1 and linger > 0:
-                        await asyncio.sleep(linger)
+                    continue
+                linger = max(0.0, started + self._policy.linger_s - loop.time())
+                if claimed == 1:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=linger)
+                else:
+                    await asyncio.sleep(linger)
         finally:
             if listener is not None:
                 listener.cancel()

@@ -2,6 +2,7 @@
 `shared.events.outbox.Outbox.emit` writes, so the relay and the catalog cannot tell them apart."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -59,18 +60,53 @@ async def test_statement_rows_match_outbox_emit_rows(
     assert confirmed["payload"] == AvailabilityChanged.model_validate(confirmed["payload"]).model_dump(mode="json")
 
 
-async def test_a_booking_wakes_the_relay_at_commit(
-    client: httpx.AsyncClient, catalog: CatalogStandIn, mint: Mint, database_url: str
-) -> None:
-    session = await catalog.schedule()
+async def _notices_of(database_url: str, action: Callable[[], Awaitable[None]]) -> list[str]:
+    """The NOTIFYs on booking's outbox channel while `action` runs (and a moment after its commit)."""
     listener = await asyncpg.connect(driver_url(database_url))
-    notices: asyncio.Queue[str] = asyncio.Queue()
+    notices: list[str] = []
     try:
-        await listener.add_listener(notify_channel(SCHEMA), lambda *args: notices.put_nowait(args[2]))
-        assert (await book(client, mint(), session.session_id)).status_code == 201
-        assert await asyncio.wait_for(notices.get(), timeout=10) == notify_channel(SCHEMA)
+        await listener.add_listener(notify_channel(SCHEMA), lambda *args: notices.append(args[2]))
+        await action()
+        await asyncio.sleep(0.5)
     finally:
         await listener.close()
+    return notices
+
+
+async def test_a_booking_wakes_an_idle_relay_at_commit(
+    client: httpx.AsyncClient,
+    catalog: CatalogStandIn,
+    mint: Mint,
+    database_url: str,
+    deliver_events: Callable[[], Awaitable[int]],
+) -> None:
+    session = await catalog.schedule()
+    await deliver_events()  # nothing due: the relay is idle
+
+    async def booking() -> None:
+        assert (await book(client, mint(), session.session_id)).status_code == 201
+
+    assert await _notices_of(database_url, booking) == [notify_channel(SCHEMA)]
+
+
+async def test_a_booking_does_not_notify_while_events_are_already_due(
+    client: httpx.AsyncClient,
+    catalog: CatalogStandIn,
+    mint: Mint,
+    database_url: str,
+    deliver_events: Callable[[], Awaitable[int]],
+) -> None:
+    """The relay is at work then and looks again after its round; a NOTIFY would only queue every
+    booking's commit on the notify lock. Both events are delivered all the same."""
+    session = await catalog.schedule()
+    await deliver_events()
+    assert (await book(client, mint(), session.session_id)).status_code == 201  # its event is now due
+
+    async def second_booking() -> None:
+        assert (await book(client, mint(), session.session_id)).status_code == 201
+
+    assert await _notices_of(database_url, second_booking) == []
+    assert await deliver_events() >= 1
 
 
 @pytest.mark.parametrize("organization_id", [None, new_id()])

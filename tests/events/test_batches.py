@@ -2,6 +2,7 @@
 once and in order per aggregate; a failing event fails alone; snapshot events coalesce at the relay."""
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
 from datetime import UTC, datetime
@@ -364,3 +365,27 @@ async def test_the_transaction_of_a_batch_is_one(consumer: Consumer) -> None:
     async with consumer.app.state.database.sessionmaker() as session:
         times = await session.execute(text("SELECT DISTINCT received_at FROM booking.inbox"))
         assert len(times.all()) == 1
+
+
+async def test_after_a_round_that_found_events_the_relay_looks_again_unwoken(
+    database: Database, consumer: Consumer
+) -> None:
+    """Producers under load skip their NOTIFY while events are due (the booking hot path does): an event
+    committed while the relay delivers must go with its next round, not wait for the poll fallback."""
+    transport = Switch(consumer.app)
+    transport.delay_s = 0.3  # the first round is still delivering when the second event commits
+    relay = make_relay(database, transport, poll_interval_s=30.0, linger_s=0.05)  # never woken: no listener
+    first = await _availability(database, new_id(), 1)
+    running = asyncio.create_task(relay.run_forever())
+    try:
+        await asyncio.sleep(0.1)
+        second = await _session_updated(database, new_id())
+        deadline = asyncio.get_running_loop().time() + 5
+        while (await _rows(database))[second].status != "delivered":
+            assert asyncio.get_running_loop().time() < deadline, "the second event waited for the poll"
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert (await _rows(database))[first].status == "delivered"
