@@ -64,7 +64,7 @@ def migrate_all(url: str) -> None:
 
 
 async def seed_demo_city(url: str) -> dict[str, int]:
-    from services.catalog.demo.seed import seed_demo
+    from learncity.demo import seed_demo
 
     with _step("Seeding the demo city (Hangzhou)"):
         counts = await seed_demo(url)
@@ -154,7 +154,7 @@ def _summary(
     urls.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
     urls.add_row("gateway access log", str(files.access_log))
     if demo:
-        from services.catalog.demo.seed import DEMO_EMAIL, DEMO_PASSWORD
+        from learncity.demo import DEMO_EMAIL, DEMO_PASSWORD
 
         urls.add_row("demo sign-in", f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
     services = Table(show_header=True, caption="Each service's own port also answers /docs, /readyz and /metrics.")

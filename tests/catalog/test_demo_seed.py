@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from services.catalog.demo.seed import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+from learncity.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 from tests.catalog.conftest import OutboxRows
 
 TODAY = date(2027, 3, 1)

@@ -2,20 +2,19 @@
 organizations behind them, their activities, the West Lake Reading Festival, and sessions over the coming
 eight weeks (from `hangzhou.json`).
 
-A development tool (`learncity up` on a fresh database, `learncity seed --demo`). It writes the orgs
-schema through the orgs models (one demo account owning every demo organization) and the catalog schema
-through the catalog's own service code, so every new session also lands in the catalog outbox as
+A development tool (`learncity up` on a fresh database, `learncity seed --demo`, both through
+`learncity.demo`, which also has the orgs service seed the organizations). This module writes the catalog
+schema through the catalog's own service code, so every new session also lands in the catalog outbox as
 `session.scheduled` and booking learns it when the relay runs. Idempotent: every row has a deterministic
-id (uuid5 of its key) and what exists is skipped, so a second run adds nothing.
+id (`shared.ids.demo_id` of its key, the organizations' as orgs gives them) and what exists is skipped, so
+a second run adds nothing.
 """
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -31,25 +30,19 @@ from services.catalog.sessions.timing import SessionTimes
 from services.catalog.settings import CatalogSettings
 from services.catalog.sites.schemas import LocationIn, SiteCreate
 from services.catalog.sites.service import add_site
-from services.orgs.auth.repository import PersonRepository
-from services.orgs.auth.service import hash_password
-from services.orgs.models import Membership, Organization, Person
-from shared.authz import OrgRole
 from shared.db import async_url
 from shared.events.outbox import Outbox
+from shared.ids import demo_id
 
-DEMO_EMAIL = "demo@learncity.example"
-DEMO_PASSWORD = "learncity-demo"
-DEMO_DISPLAY_NAME = "Learning City Demo"
 DATA_FILE = Path(__file__).with_name("hangzhou.json")
 CITY_ZONE = ZoneInfo("Asia/Shanghai")
 WEEKS_AHEAD = 8
-# Fixed forever: demo ids must be the same on every machine and every run.
-_NAMESPACE = UUID("6f1c2a4e-3b7d-5e9f-8a1b-2c3d4e5f6a7b")
 
 
-def demo_id(kind: str, key: str) -> UUID:
-    return uuid5(_NAMESPACE, f"{kind}:{key}")
+def load_demo_data() -> dict[str, Any]:
+    """`hangzhou.json`: organizations, sites, series and activities of the demo city."""
+    data: dict[str, Any] = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 @dataclass
@@ -62,47 +55,6 @@ class _Seeding:
 
     def added(self, kind: str, number: int = 1) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + number
-
-
-async def _demo_owner(seeding: _Seeding) -> Person:
-    people = PersonRepository(seeding.db)
-    person = await people.by_email(DEMO_EMAIL)
-    if person is None:
-        person = await people.add(
-            Person(
-                id=demo_id("person", DEMO_EMAIL),
-                email=DEMO_EMAIL,
-                display_name=DEMO_DISPLAY_NAME,
-                password_hash=await hash_password(DEMO_PASSWORD),
-            )
-        )
-        seeding.added("people")
-    return person
-
-
-async def _organizations(seeding: _Seeding, records: list[dict[str, Any]], owner: Person) -> None:
-    db = seeding.db
-    for record in records:
-        organization_id = demo_id("organization", record["key"])
-        if await db.get(Organization, organization_id) is None:
-            db.add(
-                Organization(
-                    id=organization_id,
-                    name=record["name"],
-                    kind=record["kind"],
-                    district=record.get("district"),
-                    description=record.get("description"),
-                    created_by=owner.id,
-                    # As the orgs service fills it: every name, lowercased, for its `q` search.
-                    search_text=" ".join(record["name"].values()).lower(),
-                )
-            )
-            seeding.added("organizations")
-            await db.flush()
-        if await db.get(Membership, (organization_id, owner.id)) is None:
-            db.add(Membership(organization_id=organization_id, person_id=owner.id, role=OrgRole.owner.value))
-            seeding.added("memberships")
-    await db.flush()
 
 
 async def _sites(seeding: _Seeding, records: list[dict[str, Any]]) -> None:
@@ -210,12 +162,16 @@ async def _sessions(seeding: _Seeding, activity: Activity, record: dict[str, Any
     seeding.added("sessions", len(missing))
 
 
-async def seed_demo(
-    database_url: str, *, today: date | None = None, subscriptions: dict[str, list[str]] | None = None
+async def seed_catalog(
+    database_url: str,
+    data: dict[str, Any],
+    *,
+    today: date | None = None,
+    subscriptions: dict[str, list[str]] | None = None,
 ) -> dict[str, int]:
-    """Load the demo city (one transaction); returns how many rows of each kind were added (zeros when it
-    was already there). `today` (Asia/Shanghai) anchors the series and the eight weeks of sessions."""
-    data = json.loads(await asyncio.to_thread(DATA_FILE.read_text, encoding="utf-8"))
+    """Load the demo city's sites, series, activities and sessions from `data` (one transaction); returns
+    how many rows of each kind were added (zeros when it was already there). `today` (Asia/Shanghai)
+    anchors the series and the eight weeks of sessions."""
     engine = create_async_engine(async_url(database_url))
     outbox = Outbox(
         event_tables,
@@ -225,11 +181,7 @@ async def seed_demo(
     try:
         async with async_sessionmaker(engine, expire_on_commit=False, autoflush=False).begin() as db:
             seeding = _Seeding(db=db, outbox=outbox, today=today or datetime.now(CITY_ZONE).date())
-            seeding.counts = dict.fromkeys(
-                ("people", "organizations", "memberships", "sites", "series", "activities", "sessions"), 0
-            )
-            owner = await _demo_owner(seeding)
-            await _organizations(seeding, data["organizations"], owner)
+            seeding.counts = dict.fromkeys(("sites", "series", "activities", "sessions"), 0)
             await _sites(seeding, data["sites"])
             await _series(seeding, data["series"])
             await _activities(seeding, data["activities"])
