@@ -38,13 +38,14 @@ COPY migrations ./migrations
 # The import check fails the build, not the first request, when a module needs what the image lacks.
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install --no-deps . \
-    && python -c "import learncity.cli, learncity.devrunner, services.orgs.app, services.catalog.app, services.booking.app"
+    && python -c "import learncity.cli, learncity.devrunner" \
+    && python -c "import services.orgs.app, services.catalog.app, services.booking.app, services.notify.app"
 
 # ---- runtime: the virtualenv on a clean Python, no compilers or build tools, a non-root user ----
 FROM ${PYTHON_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="learncity" \
-      org.opencontainers.image.description="Learning City services: orgs, catalog, booking (learncity serve <service>)"
+      org.opencontainers.image.description="Learning City services: orgs, catalog, booking, notify (learncity serve <service>)"
 
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \

@@ -9,14 +9,17 @@ sessions per booking endpoint, and drives, with wrk and 50 connections, alternat
   * gateway: `POST /v1/bookings` to the base URL (Caddy -> booking; booking's events -> catalog);
   * booking port: the same requests to the booking service's own port (no gateway);
   * minimal: a bare FastAPI + asyncpg app (bench/booking_bench.py: one conditional UPDATE + one INSERT in a
-    transaction) on the same PostgreSQL, the floor of this stack.
+    transaction) on the same PostgreSQL, the floor of this stack;
+  * gateway, no notices: the base URL of a second `learncity up`, identical but for booking sending no
+    `booking.*` events to notify (`BOOKING_EVENT_SUBSCRIPTIONS`): what notices cost a booking (issue 13).
 
 Every request is a fresh person/session pair with a fresh Idempotency-Key. CPU per booking is read from
 /proc for each process: the gateway, each service, PostgreSQL (every server process) and wrk. During the
 gateway rounds a probe books and cancels a seat of its own session and times how long until the catalog
 shows the new availability (`GET /v1/sessions/{id}` through the base URL: the projection search reads): the
 event lag users see. Then a read mix: `GET /v1/search/sessions` near a point in the demo city through the
-base URL against the catalog's own port.
+base URL against the catalog's own port. Last, the notice lag: for every booking confirmed through the first
+system, from the booking's commit to its `booking_confirmed` notice in notify's inbox (read by SQL).
 
 Usage: `uv run python bench/system_bench.py [--seconds 10] [--rounds 3] [--connections 50]`.
 """
@@ -35,12 +38,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -189,11 +193,12 @@ def free_base_port() -> int:
 
 
 @contextlib.contextmanager
-def system_up(folder: Path) -> Iterator[System]:
-    """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them."""
+def system_up(folder: Path, environment: dict[str, str] | None = None) -> Iterator[System]:
+    """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them
+    (and `environment`, for the baseline without notices)."""
     port = free_base_port()
     limits = {"BOOKING_RATE_PER_MINUTE": "100000000", "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000"}
-    with learncity_up(folder, port, limits, timeout_s=START_TIMEOUT_S) as base_url:
+    with learncity_up(folder, port, limits | (environment or {}), timeout_s=START_TIMEOUT_S) as base_url:
         own = {service: f"http://127.0.0.1:{p}" for service, p in default_ports(port).items()}
         yield System(base_url, own, folder / "data")
 
@@ -284,6 +289,7 @@ class Endpoint:
     sessions_file: Path
     multiplier: int
     pairs: int
+    groups: Callable[[], dict[str, list[int]]]
     next_pair: int = 0
     runs: list[Run] = field(default_factory=list)
 
@@ -371,6 +377,34 @@ async def burst(url: str, people: list[Citizen], sessions: list[str], size: int)
         return Counter(await asyncio.gather(*(one(index) for index in range(size))))
 
 
+QUIET_SUBSCRIPTIONS = '{"catalog": ["availability.changed"]}'
+NOTICE_WAIT_S = 60
+
+
+async def notice_lag(dsn: str) -> tuple[list[float], int]:
+    """Seconds from each confirmed booking's commit (its `created_at`: the booking statement's time) to its
+    `booking_confirmed` notice (`created_at`: notify's transaction), once notify has caught up or
+    NOTICE_WAIT_S passed; and how many confirmed bookings have no notice by then."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + NOTICE_WAIT_S
+        while True:
+            missing: int = await connection.fetchval(
+                "SELECT count(*) FROM booking.bookings AS b WHERE b.status = 'confirmed' AND NOT EXISTS "
+                "(SELECT FROM notify.notifications AS n WHERE n.booking_id = b.id AND n.kind = 'booking_confirmed')"
+            )
+            if missing == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        rows = await connection.fetch(
+            "SELECT extract(epoch FROM n.created_at - b.created_at) AS lag FROM booking.bookings AS b "
+            "JOIN notify.notifications AS n ON n.booking_id = b.id AND n.kind = 'booking_confirmed'"
+        )
+        return sorted(float(row["lag"]) for row in rows), missing
+    finally:
+        await connection.close()
+
+
 # ---- the report ---------------------------------------------------------------------------------------------
 
 GROUPS = ("gateway", *SERVICES, "postgres", "wrk")
@@ -413,20 +447,48 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    with tempfile.TemporaryDirectory(prefix="system-bench-") as scratch, system_up(Path(scratch)) as system:
-        folder = Path(scratch)
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="system-bench-")))
+        system = stack.enter_context(system_up(folder / "system"))
+        quiet = stack.enter_context(system_up(folder / "quiet", {"BOOKING_EVENT_SUBSCRIPTIONS": QUIET_SUBSCRIPTIONS}))
         city = open_city(system.base_url, ["gateway", "booking port"])
+        quiet_city = open_city(quiet.base_url, ["gateway, no notices"])
         dsn = system.database_dsn()
         with minimal_process(dsn.replace("postgresql://", "postgresql+asyncpg://", 1)) as minimal_url:
             minimal_sessions = [str(s) for s in asyncio.run(seed_sessions(dsn, SESSIONS, 1_000_000))]
             callers_file = folder / "callers.txt"
             callers_file.write_text("".join(f"{p.id} {p.headers['Authorization'][7:]}\n" for p in city.people))
+            quiet_callers_file = folder / "quiet-callers.txt"
+            quiet_callers_file.write_text(
+                "".join(f"{p.id} {p.headers['Authorization'][7:]}\n" for p in quiet_city.people)
+            )
             minimal_callers = [Caller(new_id(), "unused") for _ in range(MINIMAL_PEOPLE)]
             minimal_callers_file = folder / "minimal-callers.txt"
             minimal_callers_file.write_text("".join(f"{c.person_id} {c.token}\n" for c in minimal_callers))
+
+            def groups() -> dict[str, list[int]]:
+                return system.process_groups() | {"minimal": service_pids(minimal_url)}
+
             endpoints = []
-            for name, label, url, people_file, people, sessions in (
-                ("gateway", "base URL (gateway)", system.base_url, callers_file, PEOPLE, city.sessions["gateway"]),
+            for name, label, url, people_file, people, sessions, endpoint_groups in (
+                (
+                    "gateway",
+                    "base URL (gateway)",
+                    system.base_url,
+                    callers_file,
+                    PEOPLE,
+                    city.sessions["gateway"],
+                    groups,
+                ),
+                (
+                    "gateway, no notices",
+                    "base URL, no booking.* events to notify",
+                    quiet.base_url,
+                    quiet_callers_file,
+                    PEOPLE,
+                    quiet_city.sessions["gateway, no notices"],
+                    quiet.process_groups,
+                ),
                 (
                     "booking port",
                     "booking service's own port",
@@ -434,6 +496,7 @@ def main() -> None:
                     callers_file,
                     PEOPLE,
                     city.sessions["booking port"],
+                    groups,
                 ),
                 (
                     "minimal",
@@ -442,13 +505,23 @@ def main() -> None:
                     minimal_callers_file,
                     MINIMAL_PEOPLE,
                     minimal_sessions,
+                    groups,
                 ),
             ):
                 sessions_file = folder / f"sessions-{name.replace(' ', '-')}.txt"
                 sessions_file.write_text("".join(f"{s}\n" for s in sessions))
                 multiplier = pair_multiplier(people, len(sessions))
                 endpoints.append(
-                    Endpoint(name, label, url, people_file, sessions_file, multiplier, people * len(sessions))
+                    Endpoint(
+                        name,
+                        label,
+                        url,
+                        people_file,
+                        sessions_file,
+                        multiplier,
+                        people * len(sessions),
+                        endpoint_groups,
+                    )
                 )
             booking_script = folder / "booking.lua"
             booking_script.write_text(BOOKING_SCRIPT + RESULT_SCRIPT)
@@ -457,13 +530,10 @@ def main() -> None:
             search_script = folder / "search.lua"
             search_script.write_text(SEARCH_SCRIPT + RESULT_SCRIPT)
 
-            def groups() -> dict[str, list[int]]:
-                return system.process_groups() | {"minimal": service_pids(minimal_url)}
-
             def book(endpoint: Endpoint, seconds: int, connections: int, script: Path = booking_script) -> Run:
                 arguments = [str(endpoint.callers_file), str(endpoint.sessions_file), "2"]
                 arguments += [str(endpoint.next_pair), str(endpoint.multiplier), f"{endpoint.sessions_file.stem}-"]
-                run = measure(lambda: run_wrk(endpoint.url, script, seconds, connections, arguments), groups)
+                run = measure(lambda: run_wrk(endpoint.url, script, seconds, connections, arguments), endpoint.groups)
                 endpoint.next_pair = run.next_pair
                 if endpoint.next_pair > endpoint.pairs:
                     raise SystemExit(f"{endpoint.name}: out of fresh person/session pairs; use fewer seconds")
@@ -496,6 +566,7 @@ def main() -> None:
                             groups,
                         )
                     )
+            notice_lags, unnoticed = asyncio.run(notice_lag(dsn))
 
     groups_shown = ("gateway", *SERVICES, "postgres", "wrk")
     print(
@@ -517,6 +588,7 @@ def main() -> None:
     )
     by_name = {endpoint.name: totals(endpoint.runs) for endpoint in endpoints}
     gateway, direct, floor = by_name["gateway"], by_name["booking port"], by_name["minimal"]
+    without_notices = by_name["gateway, no notices"]
     lags = sorted(lag_probe.lags_s)
     print(
         f"\nbase URL / floor: {gateway[0] / floor[0]:.0%} of the floor's bookings/s (target >= 40%), "
@@ -528,6 +600,12 @@ def main() -> None:
         f"p50 {1000 * percentile(lags, 50):.0f} ms, p99 {1000 * percentile(lags, 99):.0f} ms, "
         f"max {1000 * max(lags, default=float('nan')):.0f} ms, not seen within 10 s: {lag_probe.missed} "
         "(target p99 < 1 s)"
+        f"\nwhat notices cost a booking: {1 - gateway[0] / without_notices[0]:+.1%} fewer bookings/s than the "
+        "same system without booking.* events to notify (target within 5%)"
+        f"\nnotice lag (booking committed -> `booking_confirmed` in notify's inbox), {len(notice_lags):,} "
+        f"bookings: p50 {1000 * percentile(notice_lags, 50):.0f} ms, p99 {1000 * percentile(notice_lags, 99):.0f} ms, "
+        f"max {1000 * max(notice_lags, default=float('nan')):.0f} ms; no notice after {NOTICE_WAIT_S} s: {unnoticed} "
+        "(target p99 < 2 s)"
     )
     print(
         f"\nburst: {BURST} booking requests at once through the base URL: {dict(sorted(burst_statuses.items()))} "

@@ -34,6 +34,7 @@ COMPOSE_WIRED = frozenset(
         "orgs_url",
         "booking_url",
         "catalog_url",
+        "notify_url",
         "internal_secret",
         "jwt_private_key",
         "trust_forwarded_for",
@@ -292,19 +293,21 @@ def _env_value(value: object) -> str:
 
 # Compose-level variables in .env that are secrets (never defaults, never in the image).
 _SECRETS = ("POSTGRES_PASSWORD", "LEARNCITY_INTERNAL_SECRET", "ORGS_JWT_PRIVATE_KEY")
+# Settings given a value in the header below (compose's own default), so not listed again with the service's.
+_IN_HEADER = (*_SECRETS, "NOTIFY_SMTP_URL")
 _ENV_HEADER = """\
 # Learning City under docker-compose: `cp .env.example .env`, fill in the three secrets, `docker compose up`.
 {generated}
 #
 # docker-compose.yml hands this whole file to every service (env_file); each reads only its own prefix
-# (ORGS_, CATALOG_, BOOKING_). The compose file sets the wiring itself: database and peer URLs, production
-# mode, the secrets below, trusting the gateway's X-Forwarded-For. Those settings are listed last, for
-# completeness; a value for them here changes nothing.
+# (ORGS_, CATALOG_, BOOKING_, NOTIFY_). The compose file sets the wiring itself: database and peer URLs,
+# production mode, the secrets below, trusting the gateway's X-Forwarded-For. Those settings are listed last,
+# for completeness; a value for them here changes nothing.
 
 # ---- Secrets: required. Never commit .env. ----
 # Database password; URL-safe characters only (it goes into the database URL): `openssl rand -hex 24`
 POSTGRES_PASSWORD=
-# Service-to-service credential, the same for all three services: `openssl rand -hex 32`
+# Service-to-service credential, the same for all four services: `openssl rand -hex 32`
 LEARNCITY_INTERNAL_SECRET=
 # orgs' token signing key: an Ed25519 private key (PKCS8 PEM) in double quotes, its lines joined by \\n.
 # deploy/README.md has a command that writes all three secrets.
@@ -320,6 +323,12 @@ LEARNCITY_PORT=8000
 # scheme://host[:port], e.g. https://app.example.org,http://localhost:5173. Every service reads it (one
 # name, no prefix). Empty, the default: no cross-origin browser access.
 # LEARNCITY_CORS_ORIGINS=
+# Where notify sends its mails. The default is the Mailpit container, which keeps them for reading in a
+# browser (http://127.0.0.1:8025) and delivers none. A real server: smtp://host:25 (plain),
+# smtp+starttls://user:password@host:587 or smtps://user:password@host:465. Empty: no mail, in-app notices only.
+NOTIFY_SMTP_URL=smtp://mailpit:1025
+# Mailpit's web UI: the port published on LEARNCITY_BIND_ADDRESS.
+LEARNCITY_MAIL_UI_PORT=8025
 """
 
 
@@ -331,8 +340,8 @@ def render_env_example() -> str:
         lines = [f"# ---- {service} ({env_prefix(service)}): the defaults; uncomment to change ----"]
         for name, field in cls.model_fields.items():
             variable = env_variable(service, name)
-            if variable in _SECRETS or not variable.startswith(env_prefix(service)):
-                continue  # in the secrets section, or shared by every service (listed at the top)
+            if variable in _IN_HEADER or not variable.startswith(env_prefix(service)):
+                continue  # in the header, or shared by every service (listed at the top)
             line = f"# {variable}={_env_value(field.get_default(call_default_factory=True))}"
             if name in COMPOSE_WIRED:
                 wired.append(line)

@@ -36,6 +36,7 @@ class Service(StrEnum):
     orgs = "orgs"
     catalog = "catalog"
     booking = "booking"
+    notify = "notify"
 
 
 assert tuple(Service) == SERVICES, "learncity.cli.Service must follow shared.topology.SERVICES"
@@ -46,15 +47,16 @@ _SERVICE_PORT = 8000
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(help="Gateway port; the services take the next three")] = DEFAULT_GATEWAY_PORT,
+    port: Annotated[int, typer.Option(help="Gateway port; the services take the next four")] = DEFAULT_GATEWAY_PORT,
     host: Annotated[str, typer.Option(help="Gateway address")] = "127.0.0.1",
     seed: Annotated[bool, typer.Option(help="Seed the demo city on a fresh embedded database")] = True,
 ) -> None:
     """Run the whole system on this machine, with demo data.
 
     Starts PostgreSQL (embedded unless DATABASE_URL is set), applies every service's migrations, seeds the
-    demo city on a fresh embedded database, starts the three services on the ports after `--port`, and
-    prints a table of URLs (API, docs, health). Ctrl-C stops it all.
+    demo city on a fresh embedded database, starts a local mail sink (notify's mails become `.eml` files), the
+    four services on the ports after `--port` and the gateway, and prints a table of URLs (API, docs, health)
+    and the mail folder. Ctrl-C stops it all.
 
     Example: `learncity up --port 9000`
     """
@@ -274,6 +276,34 @@ def events(
             Console().print(table if table.row_count else "No failed deliveries.")
 
     asyncio.run(run())
+
+
+@app.command()
+def mails(
+    limit: Annotated[int, typer.Option(min=1, help="How many to list")] = 10,
+) -> None:
+    """List the newest dev mails (what notify sent).
+
+    `learncity up` keeps every mail in LEARNCITY_DATA_DIR/mail as a `.eml` file (open one with any mail
+    program). Under docker compose the mails are in Mailpit instead: http://127.0.0.1:8025.
+
+    Example: `learncity mails --limit 3`
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from learncity.mailsink import mail_files, mail_folder, read_mail
+
+    folder = mail_folder()
+    newest = mail_files(folder)[-limit:][::-1]
+    if not newest:
+        typer.echo(f"No dev mails in {folder} yet.")
+        return
+    table = Table("to", "subject", "file", title=f"Newest dev mails in {folder}")
+    for path in newest:
+        mail = read_mail(path)
+        table.add_row(mail.to, mail.subject, path.name)
+    Console().print(table)
 
 
 @app.command()

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -72,23 +73,47 @@ async def seed_demo_city(url: str) -> dict[str, int]:
     return counts
 
 
-def service_environment(service: str, database_url: str, ports: dict[str, int]) -> dict[str, str]:
-    """Each service's settings, by its own env prefix; anything already in the environment wins."""
+# Whom each service calls or sends events to: its `<P>_<PEER>_URL` settings, e.g. `BOOKING_NOTIFY_URL` (compose
+# and Kubernetes set the same ones; tests/test_learncity_up.py holds this table to the settings classes).
+PEERS: Final[dict[str, tuple[str, ...]]] = {
+    "orgs": ("orgs", "booking", "notify"),
+    "catalog": ("orgs", "booking", "notify"),
+    "booking": ("orgs", "catalog", "notify"),
+    "notify": ("orgs", "catalog", "booking"),
+}
+
+
+def peer_environment(urls: Mapping[str, str]) -> dict[str, str]:
+    """Every service's peer URL settings, from each service's base URL."""
+    return {f"{service.upper()}_{peer.upper()}_URL": urls[peer] for service, peers in PEERS.items() for peer in peers}
+
+
+def service_environment(
+    service: str, database_url: str, ports: dict[str, int], *, public_base_url: str, smtp_url: str | None
+) -> dict[str, str]:
+    """Each service's settings, by its own env prefix; anything already in the environment wins.
+
+    `public_base_url` is the gateway's, for the links notify puts in mails and calendar feeds; `smtp_url` is
+    where notify sends mail (the dev mail sink), None to leave it to the environment."""
     prefix = service.upper() + "_"
-    local = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     wanted = {
         prefix + "DATABASE_URL": database_url,
-        prefix + "ORGS_URL": local["orgs"],
         prefix + "LOG_JSON": "false",
         # Request logs of every event delivery would bury the URL table; `<SERVICE>_LOG_LEVEL=INFO` shows them.
         prefix + "LOG_LEVEL": "WARNING",
         prefix + "TRUST_FORWARDED_FOR": "true",
+        **peer_environment({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}),
         "ORGS_JWT_KEY_FILE": str(data_dir() / "orgs-jwt-ed25519.pem"),
-        "CATALOG_BOOKING_URL": local["booking"],
-        "BOOKING_CATALOG_URL": local["catalog"],
+        "NOTIFY_PUBLIC_BASE_URL": public_base_url,
+        **({"NOTIFY_SMTP_URL": smtp_url} if smtp_url else {}),
         "LEARNCITY_CORS_ORIGINS": DEV_CORS_ORIGINS,
     }
     return {**wanted, **os.environ}
+
+
+def public_base_url(host: str, port: int) -> str:
+    """The gateway's base URL as a browser on this machine reaches it (a wildcard address by loopback)."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104 - not binding
 
 
 @contextlib.contextmanager
@@ -142,9 +167,14 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]], timeout_s: float = 10.0
 
 
 def _summary(
-    host: str, port: int, ports: dict[str, int], database: PreparedDatabase, files: GatewayFiles, *, demo: bool
+    base: str,
+    ports: dict[str, int],
+    database: PreparedDatabase,
+    files: GatewayFiles,
+    *,
+    mail: Path | None,
+    demo: bool,
 ) -> Group:
-    base = f"http://{host}:{port}"
     urls = Table(title="Learning City is up", show_header=True)
     urls.add_column("what")
     urls.add_column("where")
@@ -153,6 +183,7 @@ def _summary(
     urls.add_row("health", f"{base}/healthz")
     urls.add_row("database", "embedded PostgreSQL" if database.embedded else "DATABASE_URL")
     urls.add_row("gateway access log", str(files.access_log))
+    urls.add_row("dev mail", f"{mail} (`learncity mails` lists them)" if mail else "sent to NOTIFY_SMTP_URL")
     if demo:
         from learncity.demo import DEMO_EMAIL, DEMO_PASSWORD
 
@@ -166,8 +197,11 @@ def _summary(
 
 
 async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] | None = None) -> None:
+    from learncity.mailsink import mail_folder, running_sink
+
     started = time.perf_counter()
     ports = service_ports or default_ports(port)
+    base = public_base_url(host, port)
     database = await prepare_database()
     await asyncio.to_thread(migrate_all, database.url)
     seeded = seed and database.embedded and database.fresh
@@ -191,10 +225,17 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
         )
     )
     files = GatewayFiles(data_dir() / "gateway")
+    # Stopped after the services, so notify never finds it gone while it still sends.
+    mail_sink = contextlib.ExitStack()
     try:
+        # notify mails to the sink unless NOTIFY_SMTP_URL names a server.
+        smtp_url = None
+        if "NOTIFY_SMTP_URL" not in os.environ:
+            smtp_url = mail_sink.enter_context(running_sink(mail_folder(), port=_free_loopback_port())).smtp_url
         with _step("Starting services"):
             for service in SERVICES:
-                processes[service] = _spawn(service, ports[service], service_environment(service, database.url, ports))
+                environment = service_environment(service, database.url, ports, public_base_url=base, smtp_url=smtp_url)
+                processes[service] = _spawn(service, ports[service], environment)
             await _wait_ready(ports, processes, timeout_s=60)
         health_task = asyncio.create_task(health.serve())
         while not health.started:
@@ -204,21 +245,24 @@ async def up(*, host: str, port: int, seed: bool, service_ports: dict[str, int] 
             await asyncio.sleep(0.02)
         with _step("Starting the gateway (Caddy)"):
             files.prepare()
-            environment = caddy_environment(
+            gateway_environment = caddy_environment(
                 host=host,
                 port=port,
                 upstreams={s: f"127.0.0.1:{p}" for s, p in ports.items()},
                 health=f"127.0.0.1:{health_port}",
                 files=files,
             )
-            processes["gateway"] = await asyncio.to_thread(start_caddy, environment, files, host=host, port=port)
-        console.print(_summary(host, port, ports, database, files, demo=seeded))
+            processes["gateway"] = await asyncio.to_thread(
+                start_caddy, gateway_environment, files, host=host, port=port
+            )
+        console.print(_summary(base, ports, database, files, mail=mail_folder() if smtp_url else None, demo=seeded))
         console.print(f"Ready in {time.perf_counter() - started:.1f}s. Press Ctrl-C to stop.")
         await _until_stopped(stop, processes)
         health.should_exit = True
         await health_task
     finally:
         _stop(processes)
+        mail_sink.close()
         if database.handle is not None:
             database.handle.cleanup()
         console.print("Stopped.")

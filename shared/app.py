@@ -1,5 +1,7 @@
 """The FastAPI application factory every service uses: middleware, problem details, health, auth, lifespan."""
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -25,6 +27,7 @@ from shared.metrics import Metrics
 from shared.middleware import CorsMiddleware, InputGuardMiddleware, RequestContextMiddleware
 from shared.migrations import current_revision, head_revision, known_revisions
 from shared.openapi import install_problem_openapi
+from shared.revocation import RevocationFeed, RevokedSubjects
 from shared.settings import ServiceSettings
 from shared.topology import docs_paths
 
@@ -59,7 +62,17 @@ def create_service_app(
         app.state.database = Database(settings, application_name=f"learncity-{spec.name}")
         app.state.http = new_http_client(settings, http_transport)
         keys = spec.key_source(app) if spec.key_source else RemoteJwks(settings, app.state.http)
-        app.state.token_verifier = TokenVerifier(settings, keys)
+        revoked = RevokedSubjects()
+        app.state.token_verifier = TokenVerifier(settings, keys, revoked)
+        # Verifying with the orgs JWKS, a service learns from orgs whose tokens to refuse before they expire
+        # (erased people), every `revocation_refresh_s` in the background (0: never; tests call `refresh`).
+        # Orgs itself checks its own rows.
+        app.state.revocation = None
+        revocation_task: asyncio.Task[None] | None = None
+        if spec.key_source is None:
+            app.state.revocation = feed = RevocationFeed(revoked, settings, app.state.http)
+            if settings.revocation_refresh_s > 0:
+                revocation_task = asyncio.create_task(feed.run_forever(), name=f"{spec.name}-revocation")
         # The objects made at start-up (app, routes, schemas, models: ~140,000) move to the permanent
         # generation, so a full collection stops walking them: it took ~50 ms, a pause that every request
         # in flight would wait out (the p99 of search and booking). And young collections come every 100,000
@@ -77,6 +90,10 @@ def create_service_app(
                 async with spec.resources(app):
                     yield
         finally:
+            if revocation_task is not None:
+                revocation_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await revocation_task
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await app.state.http.aclose()

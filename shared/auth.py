@@ -1,7 +1,8 @@
 """Bearer-token verification shared by every service.
 
 Tokens are EdDSA JWTs issued by orgs. Services verify them locally against the orgs JWKS
-(cached; refreshed when a token names an unknown `kid`, so key rotation needs no restart).
+(cached; refreshed when a token names an unknown `kid`, so key rotation needs no restart), and refuse those
+of people erased since they were issued (shared/revocation.py).
 """
 
 import asyncio
@@ -19,12 +20,14 @@ from fastapi.security import OAuth2PasswordBearer
 from jwt.utils import base64url_decode
 
 from shared.errors import ServiceUnavailable, Unauthorized
+from shared.revocation import RevokedSubjects, subject_hash
 from shared.settings import ServiceSettings
 
 JWT_ALGORITHM = "EdDSA"  # pinned: a token's own `alg` header is never trusted
 OPERATOR_ROLE = "operator"
 # Refetch the JWKS at most this often, so forged kids or an orgs outage cannot cause a refetch storm.
 _REFETCH_INTERVAL_S = 10.0
+_INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 logger = structlog.get_logger(__name__)
 
@@ -105,10 +108,13 @@ class TokenVerifier:
     # Every token signed with one key has the same header segment: its parse is remembered (bounded).
     HEADER_CACHE_SIZE = 64
 
-    def __init__(self, settings: ServiceSettings, keys: KeySource) -> None:
+    def __init__(self, settings: ServiceSettings, keys: KeySource, revoked: RevokedSubjects | None = None) -> None:
         self._settings = settings
         self._keys = keys
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        # People erased since their tokens were issued (kept current by the app's `RevocationFeed`).
+        self.revoked = revoked if revoked is not None else RevokedSubjects()
+        # token -> (principal, valid until, digest of its subject once somebody is revoked)
+        self._verified: OrderedDict[str, tuple[Principal, float, str | None]] = OrderedDict()
         self._kid_of_header: dict[str, str] = {}
 
     def _kid(self, token: str) -> str:
@@ -134,7 +140,7 @@ class TokenVerifier:
         key = await self._keys.key_for(kid)
         if key is None:
             raise Unauthorized("Token signed by an unknown key")
-        invalid = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        invalid = _INVALID_TOKEN
         signing_input, _, signature_segment = token.rpartition(".")
         try:
             signature = base64url_decode(signature_segment)
@@ -174,12 +180,24 @@ class TokenVerifier:
 
     async def principal(self, token: str) -> Principal:
         cached = self._verified.get(token)
-        if cached is not None and time.time() < cached[1]:
+        if cached is None or time.time() >= cached[1]:
+            principal, valid_until = await self._principal(token)
+            cached = (principal, valid_until, None)
+            self._verified[token] = cached
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        # Cached or not, the token of someone erased since it was issued is refused. Nobody erased lately (the
+        # usual case): one truth test, no digest. Otherwise a token's subject is digested once, then remembered.
+        revoked = self.revoked.hashes
+        if not revoked:
             return cached[0]
-        principal, valid_until = await self._principal(token)
-        self._verified[token] = (principal, valid_until)
-        if len(self._verified) > self.CACHE_SIZE:
-            self._verified.popitem(last=False)
+        principal, valid_until, digest = cached
+        if digest is None:
+            digest = subject_hash(principal.person_id)
+            self._verified[token] = (principal, valid_until, digest)
+        if digest in revoked:
+            self._verified.pop(token, None)
+            raise Unauthorized("Token revoked", headers=_INVALID_TOKEN)
         return principal
 
     async def _principal(self, token: str) -> tuple[Principal, float]:

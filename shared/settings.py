@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "learncity"
     jwt_leeway_s: int = 30
     jwks_cache_s: int = 300
+    # Services verifying tokens against the orgs JWKS ask orgs this often which people are erased, so their
+    # still-unexpired tokens stop working at once (0: never; they then work until they expire). Orgs, which
+    # checks its own rows, asks services to wait at least its own value between requests.
+    revocation_refresh_s: float = Field(default=2.0, ge=0)
     # Service-to-service calls (internal endpoints, event delivery) carry this secret.
     internal_secret: SecretStr = SecretStr(DEV_INTERNAL_SECRET)
     max_body_bytes: int = 1_048_576

@@ -2,13 +2,14 @@
 
 from typing import Final
 
-SERVICES: Final = ("orgs", "catalog", "booking")
+SERVICES: Final = ("orgs", "catalog", "booking", "notify")
 
 # First path segment after /v1/ -> owning service (api-contract.md, "Topology").
 ROUTE_SEGMENTS: Final[dict[str, tuple[str, ...]]] = {
     "orgs": ("auth", "me", "organizations", "people"),
     "catalog": ("sites", "activities", "sessions", "series", "search", "coverage"),
     "booking": ("bookings", "availability", "checkins", "learning-records"),
+    "notify": ("notifications", "calendar"),
 }
 # Exact paths outside /v1/ that the gateway also routes.
 EXTRA_PATHS: Final[dict[str, tuple[str, ...]]] = {"orgs": ("/.well-known/jwks.json",)}
@@ -17,7 +18,7 @@ DEFAULT_GATEWAY_PORT: Final = 8000
 
 
 def default_ports(gateway_port: int = DEFAULT_GATEWAY_PORT) -> dict[str, int]:
-    """The services take the three ports after the gateway's."""
+    """The services take the ports after the gateway's, in `SERVICES` order."""
     return {service: gateway_port + 1 + index for index, service in enumerate(SERVICES)}
 
 

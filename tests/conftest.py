@@ -18,6 +18,8 @@ from services.booking.app import create_app as create_booking_app
 from services.booking.settings import BookingSettings
 from services.catalog.app import create_app as create_catalog_app
 from services.catalog.settings import CatalogSettings
+from services.notify.app import create_app as create_notify_app
+from services.notify.settings import NotifySettings
 from services.orgs.app import create_app as create_orgs_app
 from services.orgs.settings import OrgsSettings
 from shared.db import driver_url
@@ -94,6 +96,8 @@ def _common_settings(database_url: str) -> dict[str, Any]:
         "db_max_overflow": 10,
         # Tests deliver events by hand (`deliver_events`), so every step is deterministic.
         "relay_enabled": False,
+        # Tests refresh the revoked-token lists by hand too (`app.state.revocation.refresh()`).
+        "revocation_refresh_s": 0,
         "cors_origins": [CORS_ORIGIN],
     }
 
@@ -110,12 +114,28 @@ async def apps(database_url: str, jwt_key_file: Path) -> AsyncIterator[dict[str,
     common = _common_settings(database_url)
     built: dict[str, FastAPI] = {}
     transport = InProcessTransport(built)
-    built["orgs"] = create_orgs_app(OrgsSettings(**common, jwt_key_file=jwt_key_file), http_transport=transport)
+    built["orgs"] = create_orgs_app(
+        OrgsSettings(
+            **common,
+            jwt_key_file=jwt_key_file,
+            booking_url=internal_url("booking"),
+            notify_url=internal_url("notify"),
+        ),
+        http_transport=transport,
+    )
     built["catalog"] = create_catalog_app(
-        CatalogSettings(**common, booking_url=internal_url("booking")), http_transport=transport
+        CatalogSettings(**common, booking_url=internal_url("booking"), notify_url=internal_url("notify")),
+        http_transport=transport,
     )
     built["booking"] = create_booking_app(
-        BookingSettings(**common, catalog_url=internal_url("catalog")), http_transport=transport
+        BookingSettings(**common, catalog_url=internal_url("catalog"), notify_url=internal_url("notify")),
+        http_transport=transport,
+    )
+    built["notify"] = create_notify_app(
+        NotifySettings(
+            **common, catalog_url=internal_url("catalog"), booking_url=internal_url("booking"), workers_enabled=False
+        ),
+        http_transport=transport,
     )
     async with AsyncExitStack() as stack:
         for app in built.values():

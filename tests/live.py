@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from learncity.devrunner import peer_environment
+from learncity.mailsink import StoredMail, mail_files, read_mail, running_sink
 from shared.topology import SERVICES, owner_of
 
 
@@ -52,9 +54,10 @@ def learncity_up(
 ) -> Iterator[str]:
     """`learncity up --port <port> [arguments]` as a user runs it, on the embedded database (DATABASE_URL ignored), with
     its data and its output (`up.log`) in `folder`; yields the base URL once healthy, then stops it with
-    Ctrl-C as a person would."""
+    Ctrl-C as a person would. The mails notify sends land in `up_mail_dir(folder)`."""
     log = folder / "up.log"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # Its own embedded database and its own mail sink, whatever the caller's shell says.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NOTIFY_SMTP_URL")}
     env |= {"LEARNCITY_DATA_DIR": str(folder / "data"), **(environment or {})}
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -75,6 +78,25 @@ def learncity_up(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def up_mail_dir(folder: Path) -> Path:
+    """Where the dev mail sink of `learncity_up(folder, ...)` keeps the mails (`<LEARNCITY_DATA_DIR>/mail`)."""
+    return folder / "data" / "mail"
+
+
+def wait_for_mail(mail_dir: Path, *, to: str, subject: str = "", timeout_s: float = 5.0) -> StoredMail:
+    """The first mail in `mail_dir` to `to` (anywhere in its To header) whose subject contains `subject`,
+    waiting for it up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for path in mail_files(mail_dir):
+            mail = read_mail(path)
+            if to.lower() in mail.to.lower() and subject in mail.subject:
+                return mail
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no mail to {to} with {subject!r} in its subject within {timeout_s} s in {mail_dir}")
+        time.sleep(0.05)
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
@@ -102,6 +124,8 @@ class LiveSystem:
     urls: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    # Where notify's mails land (a dev mail sink), when the system was started with one.
+    mail_dir: Path | None = None
 
     def client(self, timeout_s: float = 30.0) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=RoutingTransport(self.urls), base_url="http://live.test", timeout=timeout_s)
@@ -129,7 +153,9 @@ class LiveSystem:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, database_url: str, jwt_key_file: Path) -> Iterator["LiveSystem"]:
+    def start(cls, database_url: str, jwt_key_file: Path, *, mail_dir: Path | None = None) -> Iterator["LiveSystem"]:
+        """Every service on free ports; with `mail_dir`, notify mails to a dev mail sink writing there
+        (`wait_for_mail`), otherwise it sends no mail."""
         urls = {service: f"http://127.0.0.1:{free_port()}" for service in SERVICES}
         environment = dict(os.environ)
         for service in SERVICES:
@@ -137,24 +163,26 @@ class LiveSystem:
             environment |= {
                 prefix + "ENVIRONMENT": "test",
                 prefix + "DATABASE_URL": database_url,
-                prefix + "ORGS_URL": urls["orgs"],
                 prefix + "LOG_LEVEL": "WARNING",
                 prefix + "RELAY_POLL_INTERVAL_S": "0.5",
             }
         environment |= {
+            **peer_environment(urls),
             "ORGS_JWT_KEY_FILE": str(jwt_key_file),
-            "CATALOG_BOOKING_URL": urls["booking"],
-            "BOOKING_CATALOG_URL": urls["catalog"],
+            "NOTIFY_SMTP_URL": "",
             # Load tests race hundreds of people; the abuse limits are raised as the contract allows.
             "BOOKING_RATE_PER_MINUTE": "100000",
             "BOOKING_MAX_ACTIVE_PER_PERSON": "1000",
         }
-        system = cls(urls=urls, environment=environment)
-        try:
-            for service in SERVICES:
-                system.start_service(service)
-            system.wait_ready()
-            yield system
-        finally:
-            for service in list(system.processes):
-                system.stop_service(service)
+        with contextlib.ExitStack() as stack:
+            if mail_dir is not None:
+                environment["NOTIFY_SMTP_URL"] = stack.enter_context(running_sink(mail_dir, port=free_port())).smtp_url
+            system = cls(urls=urls, environment=environment, mail_dir=mail_dir)
+            try:
+                for service in SERVICES:
+                    system.start_service(service)
+                system.wait_ready()
+                yield system
+            finally:
+                for service in list(system.processes):
+                    system.stop_service(service)

@@ -1,4 +1,5 @@
-"""`learncity up` as a user runs it: a subprocess on free ports, reached only over HTTP."""
+"""`learncity up` as a user runs it: a subprocess on free ports, reached only over HTTP; and the settings the
+runner hands each service."""
 
 import os
 import signal
@@ -12,13 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.render import settings_class
+from learncity.devrunner import PEERS, public_base_url, service_environment
+from shared.topology import SERVICES
 from tests.support import PASSWORD, new_email
 
-pytestmark = pytest.mark.system
+# The gateway's port and one for each service after it.
+PORTS_USED = 1 + len(SERVICES)
 
 
 def _free_base_port() -> int:
-    """A port such that it and the next three are free."""
+    """A port such that it and the next ones, one per service, are free."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -26,7 +31,7 @@ def _free_base_port() -> int:
         if base > 65000:
             continue
         ports_free = True
-        for port in range(base, base + 4):
+        for port in range(base, base + PORTS_USED):
             with socket.socket() as probe:
                 try:
                     probe.bind(("127.0.0.1", port))
@@ -34,7 +39,7 @@ def _free_base_port() -> int:
                     ports_free = False
         if ports_free:
             return base
-    raise RuntimeError("no four consecutive free ports")
+    raise RuntimeError(f"no {PORTS_USED} consecutive free ports")
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> float:
@@ -69,13 +74,14 @@ def running_system(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes
             process.wait(30)
 
 
+@pytest.mark.system
 def test_up_serves_the_gateway_and_stops_cleanly(
     running_system: tuple[str, subprocess.Popen[bytes], Path],
 ) -> None:
     base_url, process, data_dir = running_system
     _wait_healthy(base_url, process, timeout_s=90)
     health = httpx.get(f"{base_url}/healthz").json()
-    assert health["services"] == {"orgs": True, "catalog": True, "booking": True}
+    assert health["services"] == dict.fromkeys(SERVICES, True)
     email = new_email("system")
     registered = httpx.post(
         f"{base_url}/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": "Sys"}
@@ -87,12 +93,55 @@ def test_up_serves_the_gateway_and_stops_cleanly(
     assert me.json()["email"] == email
     assert httpx.get(f"{base_url}/v1/unknown-segment").status_code == 404
     assert "swagger" in httpx.get(f"{base_url}/docs/orgs").text.lower()
+    assert "swagger" in httpx.get(f"{base_url}/docs/notify").text.lower()
+    assert (data_dir / "mail").is_dir(), "the dev mail sink keeps its mails in the data folder"
 
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
-    for port_offset in range(4):
+    for port_offset in range(PORTS_USED):
         port = int(base_url.rsplit(":", 1)[1]) + port_offset
         with socket.socket() as probe:
             # Nothing listens any more (a bind check would trip over TIME_WAIT sockets of closed connections).
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
     assert not (data_dir / "pg" / "postmaster.pid").exists()  # the embedded PostgreSQL stopped too
+
+
+def test_every_peer_url_setting_is_in_the_runners_table() -> None:
+    """`PEERS` names exactly the `<peer>_url` settings of each service, so `learncity up`, the live test
+    systems and the deployments wire every one."""
+    for service in SERVICES:
+        fields = settings_class(service).model_fields
+        assert set(PEERS[service]) == {
+            name.removesuffix("_url") for name in fields if name.removesuffix("_url") in SERVICES
+        }
+
+
+def test_each_service_finds_its_peers_on_the_runners_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SMTP_URL", raising=False)
+    ports = {service: 9101 + index for index, service in enumerate(SERVICES)}
+    for service in SERVICES:
+        environment = service_environment(
+            service, "postgresql://db", ports, public_base_url="http://127.0.0.1:9100", smtp_url="smtp://127.0.0.1:2525"
+        )
+        prefix = service.upper()
+        assert environment[f"{prefix}_DATABASE_URL"] == "postgresql://db"
+        for peer in PEERS[service]:
+            assert environment[f"{prefix}_{peer.upper()}_URL"] == f"http://127.0.0.1:{ports[peer]}"
+    assert environment["NOTIFY_SMTP_URL"] == "smtp://127.0.0.1:2525"
+    assert environment["NOTIFY_PUBLIC_BASE_URL"] == "http://127.0.0.1:9100"
+
+
+def test_the_environment_wins_over_the_runners_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFY_SMTP_URL", "smtps://relay.example.org:465")
+    monkeypatch.setenv("BOOKING_NOTIFY_URL", "http://elsewhere:8004")
+    ports = {service: 9101 + index for index, service in enumerate(SERVICES)}
+    environment = service_environment(
+        "notify", "postgresql://db", ports, public_base_url="http://127.0.0.1:9100", smtp_url=None
+    )
+    assert environment["NOTIFY_SMTP_URL"] == "smtps://relay.example.org:465"
+    assert environment["BOOKING_NOTIFY_URL"] == "http://elsewhere:8004"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])  # noqa: S104 - the gateway's --host, not a bind here
+def test_the_public_base_url_is_one_a_browser_here_reaches(host: str) -> None:
+    assert public_base_url(host, 9100) == "http://127.0.0.1:9100"

@@ -14,6 +14,8 @@ from services.booking.inventory.service import session_event_handler
 from services.booking.janitor import janitor
 from services.booking.learning_records.endpoints import router as learning_records_router
 from services.booking.models import SCHEMA, event_tables
+from services.booking.people.endpoints import router as people_router
+from services.booking.people.service import erasure_handler
 from services.booking.publishing import BOOKINGS_ENTERED
 from services.booking.settings import BookingSettings
 from shared.app import ServiceSpec, create_service_app
@@ -36,8 +38,9 @@ def create_app(
             current: Outbox = app.state.outbox
             return current
 
-        handler = session_event_handler(outbox, app.state.bookings_entered)
-        handlers = dict.fromkeys(SESSION_EVENTS, handler)
+        entered = app.state.bookings_entered
+        handlers = dict.fromkeys(SESSION_EVENTS, session_event_handler(outbox, entered))
+        handlers["person.erased"] = erasure_handler(outbox, entered)
         async with (
             driver_pool(app.state, settings, application_name="learncity-booking-hot-path"),
             service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers),
@@ -51,8 +54,17 @@ def create_app(
         description="Book seats of learning sessions without overbooking, whatever the concurrency; a first "
         "come, first served waitlist; idempotent booking requests; check-in at the door with an unguessable "
         "code; and the lifelong learning record each check-in adds to. Sessions come from the catalog "
-        "(`session.*` events, or asked on a miss); seat figures go back as `availability.changed`.",
-        routers=[bookings_router, availability_router, checkins_router, learning_records_router, inbox_router()],
+        "(`session.*` events, or asked on a miss); seat figures go back as `availability.changed`, and every "
+        "booking change goes to notify as `booking.*`. A person's erasure (`person.erased`) cancels their "
+        "bookings and keeps only aggregates without their identity.",
+        routers=[
+            bookings_router,
+            availability_router,
+            checkins_router,
+            learning_records_router,
+            people_router,
+            inbox_router(),
+        ],
         openapi_tags=[
             {"name": "bookings", "description": "Seats, the waitlist and cancellations"},
             {"name": "availability", "description": "Seat figures of a session"},

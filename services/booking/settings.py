@@ -10,7 +10,11 @@ class BookingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore", frozen=True)
 
     catalog_url: str = "http://127.0.0.1:8002"
-    event_subscriptions: dict[str, list[str]] = Field(default_factory=lambda: {"catalog": ["availability.changed"]})
+    notify_url: str = "http://127.0.0.1:8004"
+    # Seat figures for the catalog's listings; every booking change for notify's notices.
+    event_subscriptions: dict[str, list[str]] = Field(
+        default_factory=lambda: {"catalog": ["availability.changed"], "notify": ["booking.*"]}
+    )
     # Abuse limits (api-contract.md fixes these two names): beyond them, 429 with Retry-After.
     # Active = confirmed or waitlisted for a session that has not ended.
     max_active_per_person: int = Field(default=20, ge=1)

@@ -9,12 +9,15 @@ from fastapi import FastAPI
 from services.orgs.auth.endpoints import jwks_router
 from services.orgs.auth.endpoints import router as auth_router
 from services.orgs.keys import SigningKeys
+from services.orgs.models import SCHEMA, event_tables
 from services.orgs.organizations.endpoints import router as organizations_router
 from services.orgs.people.endpoints import internal_router
 from services.orgs.people.endpoints import router as people_router
+from services.orgs.privacy.endpoints import router as privacy_router
 from services.orgs.settings import OrgsSettings
 from shared.app import ServiceSpec, create_service_app
 from shared.auth import KeySource
+from shared.events.wiring import service_events
 
 
 def create_app(
@@ -29,18 +32,23 @@ def create_app(
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         app.state.signing_keys = signing_keys
-        yield
+        # Orgs publishes (person.erased) and subscribes to nothing: no handlers, no inbox route.
+        async with service_events(app, producer=SCHEMA, tables=event_tables, handlers={}):
+            yield
 
     spec = ServiceSpec(
-        name="orgs",
+        name=SCHEMA,
         title="Learning City: orgs",
         description="People, sign-in (OAuth2 password grant, rotating refresh tokens), organizations and "
-        "their members. Issues the EdDSA access tokens every service verifies against `/.well-known/jwks.json`.",
-        routers=[auth_router, jwks_router, organizations_router, people_router, internal_router],
+        "their members. Issues the EdDSA access tokens every service verifies against `/.well-known/jwks.json`. "
+        "A person's data is theirs: `GET /v1/me/export` gathers it from every service, `DELETE /v1/me` erases it "
+        "everywhere (`person.erased` to booking and notify).",
+        routers=[auth_router, jwks_router, organizations_router, people_router, privacy_router, internal_router],
         openapi_tags=[
             {"name": "auth", "description": "Accounts and tokens"},
             {"name": "organizations", "description": "Community, workplace and other learning organizations"},
             {"name": "people", "description": "Public profiles"},
+            {"name": "privacy", "description": "Your data: export all of it, or erase your account"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
         key_source=key_source,

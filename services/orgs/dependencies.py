@@ -6,11 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orgs.keys import SigningKeys
-from services.orgs.models import Membership, Organization
+from services.orgs.models import Membership, Organization, Person
+from services.orgs.peers import PersonExports
 from services.orgs.settings import OrgsSettings
+from shared.auth import CurrentPerson, Principal
 from shared.authz import OrgRole
+from shared.clients import ServiceClient
 from shared.db import SessionDep
-from shared.errors import NotFound
+from shared.errors import NotFound, Unauthorized
 
 
 async def _settings(request: Request) -> OrgsSettings:
@@ -25,6 +28,39 @@ async def _signing_keys(request: Request) -> SigningKeys:
 
 SettingsDep = Annotated[OrgsSettings, Depends(_settings)]
 SigningKeysDep = Annotated[SigningKeys, Depends(_signing_keys)]
+
+
+async def _signed_in_account(principal: CurrentPerson, session: SessionDep) -> Person:
+    """The token's person, read: an access token outlives an erased account (until it expires), so every orgs
+    route acting as a person checks that the account still exists (one primary-key read)."""
+    person = await session.get(Person, principal.person_id)
+    if person is None:
+        raise Unauthorized("Account no longer exists")
+    return person
+
+
+# Every orgs route acting as a person uses one of these two, never the token alone: the account itself (routes
+# that read it), or the token's principal once the account is known to exist (a route using both reads it once).
+SignedInAccount = Annotated[Person, Depends(_signed_in_account)]
+
+
+async def _signed_in_person(principal: CurrentPerson, _: SignedInAccount) -> Principal:
+    return principal
+
+
+SignedInPerson = Annotated[Principal, Depends(_signed_in_person)]
+
+
+def person_exports(request: Request) -> PersonExports:
+    settings: OrgsSettings = request.app.state.settings
+    http = request.app.state.http
+    return PersonExports(
+        booking=ServiceClient("booking", settings.booking_url, settings, http),
+        notify=ServiceClient("notify", settings.notify_url, settings, http),
+    )
+
+
+PersonExportsDep = Annotated[PersonExports, Depends(person_exports)]
 
 
 class DatabaseMemberships:

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import get_args
 from uuid import UUID
 
 from sqlalchemy import (
@@ -15,7 +16,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.orgs.auth.language import Language
 from shared.db import IdMixin, TimestampMixin, service_metadata
+from shared.events.tables import define_event_tables
 
 SCHEMA = "orgs"
 
@@ -31,6 +34,7 @@ ORGANIZATION_KINDS = (
     "government",
 )
 MEMBER_ROLES = ("owner", "admin", "coordinator", "member")
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -46,6 +50,7 @@ class Person(IdMixin, TimestampMixin, OrgsBase):
     __table_args__ = (
         Index("uq_people_email_lower", func.lower(text("email")), unique=True),
         CheckConstraint("char_length(display_name) BETWEEN 1 AND 100", name="display_name_length"),
+        CheckConstraint(_in("language", LANGUAGES), name="language_known"),
     )
 
     email: Mapped[str] = mapped_column(String(254))
@@ -53,6 +58,9 @@ class Person(IdMixin, TimestampMixin, OrgsBase):
     password_hash: Mapped[str] = mapped_column(Text)
     # Platform roles, e.g. "operator" (granted from the command line only).
     roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"), default=list)
+    # The language their notices are written in, as their Accept-Language preferred it at registration
+    # (None: neither supported language; notify then uses its own preference or default).
+    language: Mapped[Language | None] = mapped_column(String(8))
 
 
 class Organization(IdMixin, TimestampMixin, OrgsBase):
@@ -96,7 +104,9 @@ class RefreshToken(IdMixin, TimestampMixin, OrgsBase):
 
 
 class LoginThrottle(OrgsBase):
-    """Failed password attempts per account (keyed by lowercased email, known or not)."""
+    """Failed password attempts per account, known or not. Keyed by the SHA-256 of the lowercased email,
+    never the email itself: anyone may try any address, and a row must not name someone who erased their
+    account (nor anyone else who never registered)."""
 
     __tablename__ = "login_throttle"
 
@@ -106,4 +116,18 @@ class LoginThrottle(OrgsBase):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RevokedSubject(OrgsBase):
+    """People whose access tokens the other services must refuse before they expire: each erased person, for
+    one token lifetime (and the leeway) after the erasure. Catalog, booking and notify verify tokens without
+    asking orgs, so they poll the unexpired rows (`GET /internal/v1/revoked-subjects`). Keyed by the SHA-256
+    of the person id (shared/revocation.py `subject_hash`), never the id: no orgs row names an erased person."""
+
+    __tablename__ = "revoked_subjects"
+
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 metadata = OrgsBase.metadata
+event_tables = define_event_tables(metadata)

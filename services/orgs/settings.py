@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,6 +10,12 @@ from shared.settings import ServiceSettings
 class OrgsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ORGS_", extra="ignore", frozen=True)
 
+    # Peers: `GET /v1/me/export` asks each for what it holds about the person; `person.erased` goes to both.
+    booking_url: str = "http://127.0.0.1:8003"
+    notify_url: str = "http://127.0.0.1:8004"
+    event_subscriptions: dict[str, list[str]] = Field(
+        default_factory=lambda: {"booking": ["person.erased"], "notify": ["person.erased"]}
+    )
     # PEM of the Ed25519 signing key. Required outside development; in development a key is
     # generated once and kept in `jwt_key_file` so tokens survive restarts.
     jwt_private_key: SecretStr | None = None

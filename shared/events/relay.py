@@ -8,6 +8,10 @@ A claim travels in batches: up to `delivery_batch` events per `POST /internal/v1
 (aggregate, sequence), which the subscriber applies in one transaction and answers with an outcome per
 event. Events of a coalescible type (whole snapshots, `shared/events/schemas.py`) travel only as the newest
 of their (subscriber, aggregate): the older rows are marked delivered without being sent.
+
+A delivered row is kept, marked `delivered`, unless its type is `erase_when_delivered` (its payload names
+someone who asked to be forgotten): then it is deleted. A dead letter (`failed`) keeps its payload either way,
+so that `learncity events --retry` can still deliver it (`EventType` in `shared/events/schemas.py`).
 """
 
 import asyncio
@@ -30,7 +34,13 @@ from sqlalchemy import ARRAY, DateTime, Integer, String, Text, Uuid, bindparam, 
 from shared.clients import INTERNAL_SECRET_HEADER
 from shared.db import Database, is_database_unavailable
 from shared.events.outbox import notify_channel
-from shared.events.schemas import COALESCIBLE_TYPES, DONE_OUTCOMES, MAX_EVENTS_PER_DELIVERY, BatchReceipt
+from shared.events.schemas import (
+    COALESCIBLE_TYPES,
+    DONE_OUTCOMES,
+    ERASED_WHEN_DELIVERED_TYPES,
+    MAX_EVENTS_PER_DELIVERY,
+    BatchReceipt,
+)
 from shared.events.tables import EventTables
 
 logger = structlog.get_logger(__name__)
@@ -127,6 +137,9 @@ class Relay:
             f"""UPDATE {outbox.fullname} SET status = 'delivered', delivered_at = :now, last_error = NULL
             WHERE id = ANY(:ids)"""
         ).bindparams(bindparam("ids", type_=ARRAY(Uuid)), bindparam("now", type_=DateTime(timezone=True)))
+        self._delete_done = text(f"DELETE FROM {outbox.fullname} WHERE id = ANY(:ids)").bindparams(
+            bindparam("ids", type_=ARRAY(Uuid))
+        )
         self._mark_failed = text(
             f"""UPDATE {outbox.fullname} AS o
             SET attempts = f.attempts, last_error = f.last_error, status = f.status,
@@ -165,9 +178,13 @@ class Relay:
                 by_subscriber[row.subscriber].append(row)
             reports = await asyncio.gather(*(self._deliver_to(name, rows) for name, rows in by_subscriber.items()))
             now = datetime.now(UTC)
-            done = [row.id for row in superseded] + [row.id for report in reports for row in report.done]
-            if done:
-                await session.execute(self._mark_done, {"ids": done, "now": now})
+            done = [*superseded, *(row for report in reports for row in report.done)]
+            kept = [row.id for row in done if row.type not in ERASED_WHEN_DELIVERED_TYPES]
+            if kept:
+                await session.execute(self._mark_done, {"ids": kept, "now": now})
+            erased = [row.id for row in done if row.type in ERASED_WHEN_DELIVERED_TYPES]
+            if erased:
+                await session.execute(self._delete_done, {"ids": erased})
             failed = [failure for report in reports for failure in report.failed]
             if failed:
                 await session.execute(self._mark_failed, self._charge(failed, now))

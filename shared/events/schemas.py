@@ -58,6 +58,16 @@ class BatchReceipt(BaseModel):
     results: list[EventResult]
 
 
+class Place(BaseModel):
+    """Where a session takes place, as people are told (notices, calendars)."""
+
+    site_id: UUID
+    name: dict[str, str]
+    address: str
+    lat: float
+    lon: float
+
+
 class SessionSnapshot(BaseModel):
     """Payload of session.scheduled, session.updated and session.cancelled: the whole session as the
     catalog has it now, so a subscriber can always apply the newest and skip older ones."""
@@ -74,6 +84,10 @@ class SessionSnapshot(BaseModel):
     status: SessionStatus
     booking_opens_at: datetime | None
     booking_closes_at: datetime | None
+    # The site's name and address when the session has a site (None: online or no site).
+    place: Place | None = None
+    # Why a cancelled session was cancelled, as its host gave it (session.cancelled only).
+    cancel_reason: str | None = None
 
 
 class AvailabilityChanged(BaseModel):
@@ -86,6 +100,12 @@ class AvailabilityChanged(BaseModel):
     waitlist_length: int
 
 
+# Why a booking entered its status. booked: a new booking (confirmed or waitlisted); promoted: a waitlisted
+# booking got its seats; by_owner / by_org_admin: cancelled by its holder / by an admin of the booking
+# organization; session_cancelled: its session was cancelled by the host; erased: its person was erased.
+BookingCause = Literal["booked", "promoted", "by_owner", "by_org_admin", "session_cancelled", "erased"]
+
+
 class BookingChanged(BaseModel):
     """Payload of booking.confirmed, booking.waitlisted and booking.cancelled."""
 
@@ -95,6 +115,20 @@ class BookingChanged(BaseModel):
     organization_id: UUID | None
     seats: int
     status: str
+    cause: BookingCause = "booked"
+    # booking.waitlisted: the place in line when it joined (1 = next).
+    waitlist_position: int | None = None
+    # booking.confirmed: the code the holder shows at the door (notify draws it as a QR code).
+    checkin_code: str | None = None
+
+
+class PersonErased(BaseModel):
+    """Payload of person.erased: the person's data is to be erased or anonymized in every service.
+    The event's aggregate is the erasure (its own id), never the person, so no subscriber's inbox
+    positions keep the person's id."""
+
+    erasure_id: UUID
+    person_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +140,16 @@ class EventType:
     several undelivered events of one (subscriber, aggregate) sends only the newest, and marks the older
     ones delivered. Snapshots whose handler reacts to each transition (session.*: booking cancels or
     promotes on them) are not coalescible, nor are records of something that happened (booking.*).
+
+    `erase_when_delivered`: the payload names someone who asked to be forgotten, so the producer keeps it
+    only until it is delivered: the relay deletes a delivered row instead of keeping it `delivered`. A row
+    that fails for good (`failed`, a dead letter) keeps its payload: the erasure is not finished until that
+    subscriber has it, and `learncity events --retry` needs it to send it again; it is deleted once delivered.
     """
 
     payload: type[BaseModel]
     coalescible: bool = False
+    erase_when_delivered: bool = False
 
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -120,6 +160,10 @@ EVENT_TYPES: dict[str, EventType] = {
     "booking.confirmed": EventType(BookingChanged),
     "booking.waitlisted": EventType(BookingChanged),
     "booking.cancelled": EventType(BookingChanged),
+    "person.erased": EventType(PersonErased, erase_when_delivered=True),
 }
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {name: event.payload for name, event in EVENT_TYPES.items()}
 COALESCIBLE_TYPES: frozenset[str] = frozenset(name for name, event in EVENT_TYPES.items() if event.coalescible)
+ERASED_WHEN_DELIVERED_TYPES: frozenset[str] = frozenset(
+    name for name, event in EVENT_TYPES.items() if event.erase_when_delivered
+)

@@ -10,6 +10,7 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from shared.clients import INTERNAL_SECRET_HEADER
 from shared.events.schemas import EventEnvelope, SessionSnapshot
@@ -170,3 +171,14 @@ async def organization(
         assert added.status_code == 201, added.text
         people[role] = person
     return Organization(org_id, people)
+
+
+async def notices_for_notify(booking: FastAPI, *aggregate_ids: UUID | str) -> list[dict[str, Any]]:
+    """The `booking.*` outbox rows for notify (of the given bookings, or all), oldest first."""
+    outbox = booking.state.outbox._tables.outbox
+    statement = select(outbox).where(outbox.c.subscriber == "notify", outbox.c.type.like("booking.%"))
+    if aggregate_ids:
+        statement = statement.where(outbox.c.aggregate_id.in_([UUID(str(a)) for a in aggregate_ids]))
+    async with booking.state.database.sessionmaker() as db:
+        rows = (await db.execute(statement.order_by(outbox.c.occurred_at, outbox.c.id))).all()
+    return [dict(row._mapping) for row in rows]

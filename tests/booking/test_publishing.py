@@ -1,5 +1,6 @@
-"""The booking statements write `availability.changed` outbox rows in SQL: pinned here to the rows
-`shared.events.outbox.Outbox.emit` writes, so the relay and the catalog cannot tell them apart."""
+"""The booking statements write `availability.changed` and `booking.confirmed` outbox rows in SQL: pinned
+here to the rows `shared.events.outbox.Outbox.emit` writes, so the relay, the catalog and notify cannot tell
+them apart."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -13,16 +14,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.booking.bookings.repository import NewBooking, new_checkin_code
+from services.booking.bookings import service as booking_service
+from services.booking.bookings.repository import BOOKING_COLUMNS, NewBooking, bookings, new_checkin_code
 from services.booking.bookings.service import _new_booking_out, confirmed_body
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
-from services.booking.publishing import availability_changed
+from services.booking.publishing import availability_changed, bookings_changed
 from shared.db import driver_url
 from shared.events.outbox import notify_channel
-from shared.events.schemas import AvailabilityChanged
+from shared.events.schemas import AvailabilityChanged, BookingChanged
 from shared.ids import new_id
-from tests.booking.conftest import CatalogStandIn, Mint, book
+from tests.booking.conftest import CatalogStandIn, Mint, book, notices_for_notify
 
 
 async def _rows(apps: dict[str, FastAPI], session_id: Any) -> list[dict[str, Any]]:
@@ -117,3 +119,109 @@ def test_the_hot_paths_body_is_booking_outs_own(organization_id: UUID | None) ->
     body = confirmed_body(booking, now)
     expected = _new_booking_out(booking, "confirmed", now).model_dump(mode="json")
     assert list(body.items()) == list(expected.items())
+
+
+def _confirmed_count(apps: dict[str, FastAPI]) -> float:
+    value: float = apps["booking"].state.bookings_entered.labels("confirmed")._value.get()
+    return value
+
+
+@pytest.mark.parametrize("path", ["fast path", "careful path", "organization"])
+async def test_statement_booking_confirmed_rows_match_outbox_emit_rows(
+    client: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    catalog: CatalogStandIn,
+    mint: Mint,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    """Every new confirmed booking writes its `booking.confirmed` (for notify) in the booking statement: on
+    the hot path, on the careful path's `confirm_if_free`, and for an organization's booking; each row as
+    `Outbox.emit` writes it, and each booking still counted."""
+    booking_app = apps["booking"]
+    assert booking_app.state.outbox.subscribers_of("booking.confirmed") == ["notify"]
+    session = await catalog.schedule(capacity=5)
+    person, organization_id = mint(roles=["operator"]), None
+    if path == "careful path":
+        monkeypatch.setattr(booking_service, "book_at_once", _not_at_once)
+    elif path == "organization":
+        organization_id = new_id()  # an operator may book for any organization
+    counted = _confirmed_count(apps)
+    response = await book(client, person, session.session_id, seats=2, organization_id=organization_id)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert _confirmed_count(apps) == counted + 1
+    async with booking_app.state.database.sessionmaker.begin() as db:  # the same event, by Outbox.emit
+        row = (await db.execute(select(*BOOKING_COLUMNS).where(bookings.c.id == UUID(created["id"])))).one()
+        await bookings_changed(db, booking_app.state.outbox, [row], booking_app.state.bookings_entered, "booked")
+    by_statement, emitted = await notices_for_notify(booking_app, created["id"])
+    assert [r["sequence"] for r in (by_statement, emitted)] == [1, 2]
+    assert by_statement["event_id"] != emitted["event_id"]
+    assert _shape(by_statement) == _shape(emitted)
+    assert by_statement["payload"] == emitted["payload"]
+    assert by_statement["payload"] == BookingChanged(
+        booking_id=created["id"],
+        session_id=session.session_id,
+        person_id=person.id,
+        organization_id=organization_id,
+        seats=2,
+        status="confirmed",
+        cause="booked",
+        checkin_code=created["checkin_code"],
+    ).model_dump(mode="json")
+
+
+async def _not_at_once(*_: Any) -> None:
+    return None
+
+
+async def test_the_hot_path_books_at_once_with_notify_subscribed(
+    client: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    catalog: CatalogStandIn,
+    mint: Mint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Notices cost the hot path no careful path: its one statement books and writes the event."""
+    at_once = booking_service.book_at_once
+    outcomes: list[object] = []
+
+    async def spy(*args: Any) -> Any:
+        stored = await at_once(*args)
+        outcomes.append(stored)
+        return stored
+
+    monkeypatch.setattr(booking_service, "book_at_once", spy)
+    monkeypatch.setattr(apps["booking"].state.database, "unit_of_work", _no_careful_path)
+    session = await catalog.schedule()
+    response = await book(client, mint(), session.session_id)
+    assert response.status_code == 201, response.text
+    assert len(outcomes) == 1 and outcomes[0] is not None
+    (notice,) = await notices_for_notify(apps["booking"], response.json()["id"])
+    assert (notice["type"], notice["payload"]["cause"]) == ("booking.confirmed", "booked")
+
+
+def _no_careful_path(*_: Any) -> Any:
+    raise AssertionError("the careful path opened a unit of work")
+
+
+async def test_booking_confirmed_alone_wakes_an_idle_relay(
+    client: httpx.AsyncClient,
+    apps: dict[str, FastAPI],
+    catalog: CatalogStandIn,
+    mint: Mint,
+    database_url: str,
+    deliver_events: Callable[[], Awaitable[int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nobody subscribed to `availability.changed`, the statement's `booking.confirmed` still NOTIFYs."""
+    outbox = apps["booking"].state.outbox
+    monkeypatch.setattr(outbox, "_subscriptions", {"notify": ["booking.*"]})
+    session = await catalog.schedule()
+    await deliver_events()
+
+    async def booking() -> None:
+        assert (await book(client, mint(), session.session_id)).status_code == 201
+
+    assert await _notices_of(database_url, booking) == [notify_channel(SCHEMA)]
+    assert [r["type"] for r in await _rows(apps, session.session_id)] == []  # no availability.changed rows

@@ -243,11 +243,14 @@ OutboxRows = Callable[..., Awaitable[list[Any]]]
 
 @pytest.fixture
 def outbox_rows(apps: dict[str, FastAPI]) -> OutboxRows:
-    """The catalog's outbox rows (optionally of one aggregate), in the order they were written."""
+    """The catalog's outbox rows for one subscriber (booking unless told: every subscriber gets its own row of
+    each event), optionally of one aggregate, in the order they were written."""
     outbox = event_tables.outbox
 
-    async def rows(aggregate_id: str | None = None) -> list[Any]:
-        statement = select(outbox).order_by(outbox.c.aggregate_id, outbox.c.sequence)
+    async def rows(aggregate_id: str | None = None, *, subscriber: str = "booking") -> list[Any]:
+        statement = (
+            select(outbox).where(outbox.c.subscriber == subscriber).order_by(outbox.c.aggregate_id, outbox.c.sequence)
+        )
         if aggregate_id is not None:
             statement = statement.where(outbox.c.aggregate_id == UUID(aggregate_id))
         async with apps["catalog"].state.database.sessionmaker() as session:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.booking.models import event_tables as booking_tables
 from shared.clients import INTERNAL_SECRET_HEADER
@@ -173,6 +173,7 @@ async def test_recurrence_bounds_and_errors(
 
 async def test_scheduled_sessions_become_events_booking_receives(
     apps: dict[str, FastAPI],
+    client: httpx.AsyncClient,
     catalog: Catalog,
     activity: dict[str, Any],
     outbox_rows: OutboxRows,
@@ -183,7 +184,10 @@ async def test_scheduled_sessions_become_events_booking_receives(
     assert [(row.type, str(row.aggregate_id), row.sequence) for row in rows] == sorted(
         ("session.scheduled", item["id"], 1) for item in created
     )
-    assert {row.subscriber for row in rows} == {"booking"}
+    # Notify hears the same events (where and when, to tell people).
+    notify_rows = await outbox_rows(subscriber="notify")
+    assert [(row.event_id, row.payload) for row in notify_rows] == [(row.event_id, row.payload) for row in rows]
+    site = (await client.get(f"/v1/sites/{activity['site_id']}")).json()
     payload = next(row.payload for row in rows if str(row.aggregate_id) == created[0]["id"])
     assert payload == {
         "session_id": created[0]["id"],
@@ -198,6 +202,14 @@ async def test_scheduled_sessions_become_events_booking_receives(
         "status": "scheduled",
         "booking_opens_at": None,
         "booking_closes_at": None,
+        "place": {
+            "site_id": site["id"],
+            "name": {"zh-CN": "湖滨图书室", "en": "Hubin Reading Room"},
+            "address": "杭州市上城区东坡路 Dongpo Road",
+            "lat": site["location"]["lat"],
+            "lon": site["location"]["lon"],
+        },
+        "cancel_reason": None,
     }
     assert datetime.fromisoformat(payload["starts_at"]) == datetime.fromisoformat(created[0]["starts_at"])
     assert await deliver_events() >= 3
@@ -216,9 +228,48 @@ async def test_the_internal_snapshot_endpoint(client: httpx.AsyncClient, catalog
     snapshot = (await client.get(url, headers=headers)).json()
     assert snapshot["session_id"] == session["id"] and snapshot["capacity"] == 12
     assert snapshot["status"] == "scheduled" and snapshot["host_org_id"] == catalog.team.organization_id
+    assert snapshot["place"]["site_id"] == session["site_id"] and snapshot["place"]["address"]
+    assert snapshot["cancel_reason"] is None
     assert_problem(await client.get(f"http://catalog.internal/internal/v1/sessions/{UNKNOWN_ID}", headers=headers), 404)
     # Not routed publicly: the gateway knows only /v1/ paths.
     assert (await client.get(f"/internal/v1/sessions/{session['id']}", headers=headers)).status_code == 404
+
+
+async def test_snapshots_say_where_reading_the_site_once_per_change(
+    apps: dict[str, FastAPI], catalog: Catalog, outbox_rows: OutboxRows
+) -> None:
+    without_site = await catalog.session((await catalog.activity(None))["id"])
+    (row,) = await outbox_rows(without_site["id"])
+    assert row.payload["site_id"] is None and row.payload["place"] is None
+
+    site = await catalog.site(name="Xixi Wetland Hall", address="西溪路 Xixi Road")
+    activity = await catalog.activity(site["id"])
+    statements: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = apps["catalog"].state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        created = await catalog.sessions(activity["id"], recurrence={"rrule": "FREQ=DAILY;COUNT=5"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len([statement for statement in statements if "FROM catalog.sites" in statement]) == 1
+    places = [row.payload["place"] for item in created for row in await outbox_rows(item["id"])]
+    assert (
+        places
+        == [
+            {
+                "site_id": site["id"],
+                "name": {"und": "Xixi Wetland Hall"},
+                "address": "西溪路 Xixi Road",
+                "lat": site["location"]["lat"],
+                "lon": site["location"]["lon"],
+            }
+        ]
+        * 5
+    )
 
 
 async def test_free_seats_follow_availability_events(
@@ -347,6 +398,11 @@ async def test_cancel_is_idempotent_and_emits_once(
     rows = await outbox_rows(session["id"])
     assert [row.type for row in rows] == ["session.scheduled", "session.cancelled"]
     assert rows[1].payload["status"] == "cancelled"
+    assert rows[1].payload["cancel_reason"] == "Typhoon warning / 台风预警"
+    assert rows[1].payload["place"]["site_id"] == session["site_id"]
+    internal = f"http://catalog.internal/internal/v1/sessions/{session['id']}"
+    snapshot = (await client.get(internal, headers={INTERNAL_SECRET_HEADER: DEV_INTERNAL_SECRET})).json()
+    assert snapshot["cancel_reason"] == "Typhoon warning / 台风预警"
     assert_problem(await client.post(url, json={"reason": ""}, headers=headers), 422)
     assert_problem(await client.post(url, json={"why": "x"}, headers=headers), 422)
     ended = await catalog.scheduled_session(starts_at=later(hours=-3), ends_at=later(hours=-2))

@@ -132,16 +132,48 @@ def test_only_orgs_holds_the_signing_key(project: dict[str, Any]) -> None:
             assert container["environment"].get("ORGS_JWT_PRIVATE_KEY", "") == ""
 
 
-def test_the_gateway_is_the_one_published_port_and_waits_for_every_service(project: dict[str, Any]) -> None:
+def test_the_gateway_and_the_mail_ui_are_the_published_ports_and_the_gateway_waits_for_every_service(
+    project: dict[str, Any],
+) -> None:
     published = {name: c["ports"] for name, c in project["services"].items() if c.get("ports")}
-    assert list(published) == ["gateway"]
+    assert sorted(published) == ["gateway", "mailpit"]
     [port] = published["gateway"]
     assert (port["target"], port["published"], port["host_ip"]) == (8000, str(DEFAULT_GATEWAY_PORT), "127.0.0.1")
+    [mail_ui] = published["mailpit"]
+    assert (mail_ui["target"], mail_ui["published"], mail_ui["host_ip"]) == (8025, "8025", "127.0.0.1")
     gateway = project["services"]["gateway"]
     assert gateway["image"].startswith("nginx:")
     assert {s: d["condition"] for s, d in gateway["depends_on"].items()} == dict.fromkeys(SERVICES, "service_healthy")
     [mount] = gateway["volumes"]
     assert Path(mount["source"]) == tools.ROOT / "deploy" / "nginx" and mount["read_only"]
+
+
+def test_mailpit_is_a_pinned_smtp_server_that_notify_mails_to_by_default(project: dict[str, Any]) -> None:
+    mailpit = project["services"]["mailpit"]
+    image, _, tag = mailpit["image"].partition(":")
+    assert image == "axllent/mailpit"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "a pinned release, never latest"
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+    assert project["services"]["notify"]["environment"]["NOTIFY_SMTP_URL"] == "smtp://mailpit:1025"
+    # Mail that cannot go out yet is retried; with another SMTP server in .env, Mailpit need not run at all.
+    assert "mailpit" not in project["services"]["notify"]["depends_on"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("NOTIFY_SMTP_URL=smtps://notices:pw@smtp.example.org:465", "smtps://notices:pw@smtp.example.org:465"),
+        ("NOTIFY_SMTP_URL=", ""),  # no mail: the in-app notices only
+        ("", "smtp://mailpit:1025"),  # a .env from before notify existed
+    ],
+)
+def test_notify_takes_its_smtp_url_from_env(tmp_path: Path, line: str, expected: str) -> None:
+    env_file = _env_file(tmp_path)
+    lines = env_file.read_text().splitlines()
+    env_file.write_text("\n".join(line if entry.startswith("NOTIFY_SMTP_URL=") else entry for entry in lines) + "\n")
+    result = _config(env_file, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["services"]["notify"]["environment"]["NOTIFY_SMTP_URL"] == expected
 
 
 @pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "LEARNCITY_INTERNAL_SECRET", "ORGS_JWT_PRIVATE_KEY"])

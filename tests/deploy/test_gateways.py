@@ -40,6 +40,16 @@ def test_each_route_reaches_its_service_with_the_path_unchanged(gateway: Gateway
     assert response.json()["path"] == path + "?limit=5"
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/notifications?unread=true", "/v1/notifications/0190c0de/read", "/v1/calendar/feed", "/v1/calendar/Zm9v.ics"],
+)
+def test_notices_and_calendar_feeds_reach_notify(gateway: Gateway, path: str) -> None:
+    response = httpx.post(gateway.url + path) if path.endswith(("/read", "/feed")) else httpx.get(gateway.url + path)
+    assert response.status_code == 200, response.text
+    assert (response.json()["service"], response.json()["path"]) == ("notify", path)
+
+
 @pytest.mark.parametrize("path", [path for path in sample_paths() if not owner_of(path) and path != "/readyz"])
 def test_paths_no_service_serves_get_the_404_problem(gateway: Gateway, path: str) -> None:
     problem = assert_problem(httpx.post(gateway.url + path), 404)
@@ -92,7 +102,7 @@ def test_bodies_beyond_the_gateway_limit_get_a_413_problem(gateway: Gateway) -> 
 @pytest.mark.parametrize("kind", GATEWAYS)
 def test_a_service_that_is_down_gives_503_with_retry_after(tmp_path: Path, kind: str) -> None:
     up = StubService("orgs")
-    ports = {"orgs": up.port, "catalog": free_port(), "booking": free_port()}  # nothing listens there
+    ports = {service: up.port if service == "orgs" else free_port() for service in SERVICES}  # nothing listens there
     try:
         with gateway_process(kind, tmp_path, ports) as url:
             down = httpx.get(url + "/v1/sessions/1")
@@ -102,13 +112,13 @@ def test_a_service_that_is_down_gives_503_with_retry_after(tmp_path: Path, kind:
     assert_problem(down, 503)
     assert down.headers["retry-after"] == "2"
     assert health.status_code == 503
-    assert health.json()["services"] == {"orgs": True, "catalog": False, "booking": False}
+    assert health.json()["services"] == {service: service == "orgs" for service in SERVICES}
 
 
 def test_caddy_writes_one_json_access_line_per_request_with_its_request_id(tmp_path: Path) -> None:
     """Under `learncity up`, Caddy logs to the data folder (nginx, in its container, to stdout)."""
     stub = StubService("catalog")
-    ports = {"orgs": free_port(), "catalog": stub.port, "booking": free_port()}
+    ports = {service: stub.port if service == "catalog" else free_port() for service in SERVICES}
     try:
         with gateway_process("caddy", tmp_path, ports) as url:
             answered = httpx.get(url + "/v1/sessions/x", headers={"X-Request-ID": "access-log-1"})

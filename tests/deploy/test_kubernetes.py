@@ -19,7 +19,7 @@ TARGETS = ["base", "overlays/example"]
 # The oldest Kubernetes these manifests claim (the preStop `sleep` action needs 1.30) and the newest known.
 KUBERNETES_VERSIONS = ["1.30.0", "latest"]
 SECRET = "learncity-secrets"
-SECRET_KEYS = {"database-url", "internal-secret", "orgs-jwt-private-key"}
+SECRET_KEYS = {"database-url", "internal-secret", "orgs-jwt-private-key", "smtp-url"}
 
 Resource = dict[str, Any]
 
@@ -122,6 +122,15 @@ def test_configuration_and_secrets_reach_every_setting_compose_wires(resources: 
             if name.endswith("_url") and peer in SERVICES:
                 assert settings[f"{prefix}{name.upper()}"] == f"http://{peer}"
         assert ("ORGS_JWT_PRIVATE_KEY" in settings) == (service == "orgs")
+        assert ("NOTIFY_SMTP_URL" in settings) == (service == "notify")
+
+
+def test_notify_mails_through_the_smtp_url_of_the_secret_when_it_has_one(resources: list[Resource]) -> None:
+    """The URL may hold the relay's password, so it is a Secret key; optional, since a city may start
+    without mail (notify then keeps the in-app notices only)."""
+    [container] = _of_kind(resources, "Deployment")["notify"]["spec"]["template"]["spec"]["containers"]
+    [smtp] = [variable for variable in container["env"] if variable["name"] == "NOTIFY_SMTP_URL"]
+    assert smtp["valueFrom"]["secretKeyRef"] == {"name": SECRET, "key": "smtp-url", "optional": True}
 
 
 def test_the_configuration_names_only_settings_that_exist(resources: list[Resource]) -> None:
@@ -153,3 +162,5 @@ def test_the_example_overlay_sets_namespace_image_host_and_tuning() -> None:
     [config] = _of_kind(resources, "ConfigMap").values()
     assert config["data"]["BOOKING_ENVIRONMENT"] == "production"  # merged, not replaced
     assert _of_kind(resources, "HorizontalPodAutoscaler")["booking"]["spec"]["maxReplicas"] == 20
+    # Calendar feed URLs name the city's host, over the Ingress' TLS.
+    assert config["data"]["NOTIFY_PUBLIC_BASE_URL"] == f"https://{ingress['spec']['rules'][0]['host']}"

@@ -70,6 +70,7 @@ class World:
     org: str
     wrong_org: str
     account_email: str
+    deliver: Callable[[], Awaitable[int]]
     ids: dict[str, str] = field(default_factory=dict)
 
     def headers(self, actor: str) -> dict[str, str]:
@@ -99,7 +100,9 @@ class World:
 
 
 @pytest.fixture
-async def world(apps: dict[str, FastAPI], client: httpx.AsyncClient) -> World:
+async def world(
+    apps: dict[str, FastAPI], client: httpx.AsyncClient, deliver_events: Callable[[], Awaitable[int]]
+) -> World:
     async def make(roles: tuple[str, ...] = ()) -> Person:
         person_id, email = new_id(), new_email("matrix")
         async with apps["orgs"].state.database.sessionmaker.begin() as session:
@@ -129,7 +132,7 @@ async def world(apps: dict[str, FastAPI], client: httpx.AsyncClient) -> World:
             assert added.status_code == 201, added.text
         actors |= {prefix + role: person for role, person in people.items()}
     account = await register_and_login(client, new_email("account"))
-    world = World(client, make, actors, orgs[""], orgs["wrong_"], account.email)
+    world = World(client, make, actors, orgs[""], orgs["wrong_"], account.email, deliver_events)
     site = await world.post(
         "/v1/sites",
         {
@@ -212,6 +215,21 @@ async def _check_in(w: World, actor: str) -> Request:
     return "POST", "/v1/checkins", {"json": {"code": (await w.booking(soon))["checkin_code"]}}
 
 
+async def _read_notice(w: World, actor: str) -> Request:
+    """Someone else's notice (a booking's confirmation, for its holder): nobody else may mark it read."""
+    holder = await w.make()
+    body = {"session_id": w.ids["session"]}
+    await w.post("/v1/bookings", body, as_="", headers={**holder.headers, "Idempotency-Key": "notice"})
+    await w.deliver()
+    notices = await w.client.get("/v1/notifications", headers=holder.headers)
+    return "POST", f"/v1/notifications/{notices.json()['items'][0]['id']}/read", {}
+
+
+async def _calendar_feed(w: World, actor: str) -> Request:
+    feed = await w.client.post("/v1/calendar/feed", headers=(await w.make()).headers)
+    return "GET", httpx.URL(feed.json()["url"]).path, {}
+
+
 def _site_body() -> dict[str, Any]:
     return {"name": "S", "kind": "museum", "location": {"lat": 30.2, "lon": 120.1}, "address": "B"}
 
@@ -223,6 +241,12 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("POST", "/v1/auth/token"): (_token, row(everyone=200)),
     ("POST", "/v1/auth/refresh"): (_refresh, row(everyone=200)),
     ("GET", "/v1/me"): (fixed("GET", "/v1/me"), row(signed_in=200, anonymous=401)),
+    ("GET", "/v1/me/export"): (fixed("GET", "/v1/me/export"), row(signed_in=200, anonymous=401)),
+    # A wrong password, so no actor is erased: allowed to try, refused for the password (403).
+    ("DELETE", "/v1/me"): (
+        fixed("DELETE", "/v1/me", json={"password": "not-the-password"}),
+        row(signed_in=403, anonymous=401),
+    ),
     ("GET", "/.well-known/jwks.json"): (fixed("GET", "/.well-known/jwks.json"), row(everyone=200)),
     ("POST", "/v1/organizations"): (
         fixed("POST", "/v1/organizations", json={"name": "New", "kind": "school"}),
@@ -328,6 +352,28 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         fixed("GET", "/v1/learning-records", params={"organization_id": "{org}"}),
         ORG_ADMINS,
     ),
+    ("GET", "/v1/bookings/{booking_id}/checkin-qr.svg"): (
+        fixed("GET", "/v1/bookings/{booking}/checkin-qr.svg"),
+        row(signed_in=404, anonymous=401),  # the holder's only: for anyone else it does not exist
+    ),
+    # notify
+    ("GET", "/v1/notifications"): (fixed("GET", "/v1/notifications"), row(signed_in=200, anonymous=401)),
+    ("POST", "/v1/notifications/{notification_id}/read"): (_read_notice, row(signed_in=404, anonymous=401)),
+    ("GET", "/v1/notifications/preferences"): (
+        fixed("GET", "/v1/notifications/preferences"),
+        row(signed_in=200, anonymous=401),
+    ),
+    ("PUT", "/v1/notifications/preferences"): (
+        fixed(
+            "PUT",
+            "/v1/notifications/preferences",
+            json={"email": False, "language": "en", "reminders_minutes_before": [60]},
+        ),
+        row(signed_in=200, anonymous=401),
+    ),
+    ("POST", "/v1/calendar/feed"): (fixed("POST", "/v1/calendar/feed"), row(signed_in=201, anonymous=401)),
+    # The secret URL is the credential: whoever holds it reads the feed, with or without a token.
+    ("GET", "/v1/calendar/{token}.ics"): (_calendar_feed, row(everyone=200)),
 }
 UNGUARDED = {"/healthz", "/readyz"}  # liveness and readiness: public on every service
 

@@ -18,7 +18,7 @@ STABLE_OPERATION_IDS = {
     "orgs": {
         "register", "issueToken", "refreshToken", "getMe", "getJwks", "createOrganization", "listOrganizations",
         "getOrganization", "updateOrganization", "addMember", "listMembers", "removeMember", "getPerson",
-        "orgsHealthz", "orgsReadyz",
+        "orgsHealthz", "orgsReadyz", "exportMe", "eraseMe",
     },
     "catalog": {
         "createSite", "listSites", "getSite", "createActivity", "getActivity", "updateActivity", "createSessions",
@@ -28,6 +28,11 @@ STABLE_OPERATION_IDS = {
     "booking": {
         "createBooking", "listBookings", "getBooking", "cancelBooking", "getAvailability", "createCheckin",
         "getMyLearningRecord", "listOrganizationLearningRecords", "bookingHealthz", "bookingReadyz",
+        "getBookingCheckinQr",
+    },
+    "notify": {
+        "listNotifications", "markNotificationRead", "getNotificationPreferences", "putNotificationPreferences",
+        "createCalendarFeed", "getCalendarFeed", "notifyHealthz", "notifyReadyz",
     },
 }  # fmt: skip
 

@@ -1,7 +1,7 @@
 from uuid import UUID
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.booking.bookings import service
 from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
@@ -13,6 +13,7 @@ from shared.errors import problem_responses
 from shared.pagination import Page, PageDep
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
+QR_MEDIA_TYPE = "image/svg+xml"
 
 IDEMPOTENCY_DESCRIPTION = f"""Book seats of a session. Confirmed while seats are free and nobody is waiting;
 otherwise waitlisted (first come, first served; `waitlist_position` 1 is next). A confirmed booking carries
@@ -94,6 +95,24 @@ async def list_bookings(
 )
 async def get_booking(booking_id: UUID, c: CollaboratorsDep) -> BookingOut:
     return await service.get(c, booking_id)
+
+
+@router.get(
+    "/{booking_id}/checkin-qr.svg",
+    summary="Your booking's check-in code as a QR code (its holder)",
+    description="An SVG image of the booking's `checkin_code` (QR code, error correction M) to show at the "
+    "door. Only the booking's holder gets it (404 for anyone else); 409 while the booking has no code "
+    "(waitlisted, or cancelled). Not cached (`Cache-Control: private, no-store`): the image is the secret.",
+    operation_id="getBookingCheckinQr",
+    response_class=Response,
+    responses={
+        200: {"description": "The QR code (an SVG document)", "content": {QR_MEDIA_TYPE: {}}},
+        **problem_responses(401, 404, 409, 422),
+    },
+)
+async def get_checkin_qr(booking_id: UUID, c: CollaboratorsDep) -> Response:
+    svg = await service.checkin_qr(c, booking_id)
+    return Response(svg, media_type=QR_MEDIA_TYPE, headers={"Cache-Control": "private, no-store"})
 
 
 @router.post(

@@ -35,9 +35,12 @@ from services.booking.limits.repository import COUNT_REQUEST_BINDS, COUNT_REQUES
 from services.booking.models import ACTIVE_STATUSES, AnyRow, Booking, Checkin, Inventory, table_of
 from services.booking.publishing import (
     AVAILABILITY_OUTBOX_BINDS,
-    AVAILABILITY_OUTBOX_COUNT,
     AVAILABILITY_OUTBOX_CTES,
+    CONFIRMED_OUTBOX_BINDS,
+    CONFIRMED_OUTBOX_CTES,
+    OUTBOX_NOTICE_READ,
     OutboxRows,
+    outbox_notice,
 )
 from shared.driver import DriverStatement
 from shared.errors import Conflict
@@ -48,7 +51,16 @@ inventory = table_of(Inventory)
 _b = bookings.c
 _ACTIVE_INDEX = "uq_bookings_active_session_person"
 # What events and outputs need of a booking row.
-BOOKING_COLUMNS = (_b.id, _b.session_id, _b.person_id, _b.organization_id, _b.seats, _b.status, _b.created_at)
+BOOKING_COLUMNS = (
+    _b.id,
+    _b.session_id,
+    _b.person_id,
+    _b.organization_id,
+    _b.seats,
+    _b.status,
+    _b.checkin_code,
+    _b.created_at,
+)
 
 
 def new_checkin_code() -> str:
@@ -73,7 +85,6 @@ def booking_view() -> Select[Any]:
     return (
         select(
             *BOOKING_COLUMNS,
-            _b.checkin_code,
             _b.cancelled_at,
             _waitlist_position(),
             checkins.c.checked_in_at,
@@ -145,6 +156,12 @@ _REMEMBER = """remembered AS (
         WHERE k.expires_at <= :now
         RETURNING k.person_id
     )"""
+# The outbox rows of a confirmed new booking: `availability.changed` and `booking.confirmed`; of a booking
+# joining the waitlist: `availability.changed` (its `booking.waitlisted` needs the position: `Outbox.emit`).
+_CONFIRMED_OUTBOX = (
+    AVAILABILITY_OUTBOX_CTES + CONFIRMED_OUTBOX_CTES + outbox_notice("availability_events", "confirmed_events")
+)
+_WAITLISTED_OUTBOX = AVAILABILITY_OUTBOX_CTES + outbox_notice("availability_events")
 _CONFIRM_IF_FREE_SQL = f"""
     WITH admitted AS ({{admitted}}
     ), figures AS (
@@ -163,19 +180,22 @@ _CONFIRM_IF_FREE_SQL = f"""
         SELECT :booking_id, session_id, :person_id, :organization_id, :seats, 'confirmed', :checkin_code, :now, :now,
             ends_at
         FROM figures
-        RETURNING id
-    ), {_REMEMBER.format(body=":body", source="booked")}{AVAILABILITY_OUTBOX_CTES}, outcome AS (
+        RETURNING id, session_id, person_id, organization_id, seats, checkin_code
+    ), {_REMEMBER.format(body=":body", source="booked")}{_CONFIRMED_OUTBOX}, outcome AS (
         SELECT admitted.requests, admitted.window_started_at,
             (SELECT requests FROM booking.rate_windows
              WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,
             figures.session_id, figures.capacity, figures.confirmed_seats, figures.waitlist_length,
-            (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
+            (SELECT count(*) FROM remembered) AS remembered,
+            (SELECT count(*) FROM availability_events) + {OUTBOX_NOTICE_READ} AS events,
+            (SELECT count(*) FROM confirmed_events) AS confirmed_events
         FROM (SELECT) AS one LEFT JOIN admitted ON true LEFT JOIN figures ON true
     )
     SELECT * {{undo_unless_booked}} FROM outcome
     """
 _CONFIRM_BINDS = (
     *_BOOKING_BINDS,
+    *CONFIRMED_OUTBOX_BINDS,
     bindparam("checkin_code", type_=String),
     bindparam("max_active", type_=Integer),
     bindparam("rate_limit", type_=Integer),
@@ -225,9 +245,10 @@ _JOIN_WAITLIST = text(
             body="CAST(:body AS jsonb) || jsonb_build_object('waitlist_position', figures.waitlist_length)",
             source="booked, figures",
         )
-    }{AVAILABILITY_OUTBOX_CTES}
+    }{_WAITLISTED_OUTBOX}
     SELECT session_id, capacity, confirmed_seats, waitlist_length,
-        (SELECT count(*) FROM remembered) AS remembered, {AVAILABILITY_OUTBOX_COUNT} AS events
+        (SELECT count(*) FROM remembered) AS remembered,
+        (SELECT count(*) FROM availability_events) + {OUTBOX_NOTICE_READ} AS events
     FROM figures
     """
 ).bindparams(*_BOOKING_BINDS)
@@ -335,6 +356,11 @@ class BookingRepository:
         row = (await self._booking_statement(_JOIN_WAITLIST, params)).first()
         return (Figures.of(row), row.remembered == 1) if row is not None else None
 
+    async def holder_and_code(self, booking_id: UUID) -> AnyRow | None:
+        """The booking's holder, status and check-in code (None when there is no such booking)."""
+        statement = select(_b.person_id, _b.status, _b.checkin_code).where(_b.id == booking_id)
+        return (await self.session.execute(statement)).first()
+
     async def lock(self, booking_id: UUID) -> AnyRow | None:
         statement = select(*BOOKING_COLUMNS).where(_b.id == booking_id).with_for_update()
         return (await self.session.execute(statement)).first()
@@ -411,7 +437,8 @@ class BookingRepository:
         """The fast path, one statement: count the request against the rate limit (after trying the
         key's lock), take the seats with a conditional UPDATE (bookable, seats free, nobody waiting, the
         person below the active-bookings limit, the key unused), insert the confirmed booking, store the
-        key's response and write `availability.changed` to the outbox; or book nothing (look closer).
+        key's response and write `availability.changed` and the booking's `booking.confirmed` to the outbox;
+        or book nothing (look closer).
 
         Its reads share the statement's snapshot, taken before it may wait for the person's rate row: when
         a request of the same person committed meanwhile, the outcome says `interleaved` (its reads may be
@@ -440,6 +467,7 @@ def _confirm_outcome(row: Mapping[Any, Any], limits: FastPathLimits, outbox: Out
     if row["session_id"] is not None:
         figures = Figures(row["session_id"], row["capacity"], row["confirmed_seats"], row["waitlist_length"])
         assert row["events"] == len(outbox.subscribers)
+        assert row["confirmed_events"] == len(outbox.confirmed_subscribers)
     requests = row["requests"]
     counted_here = 1 if limits.counting else 0
     interleaved = requests is not None and requests - counted_here != (row["requests_in_snapshot"] or 0)

@@ -7,6 +7,7 @@ import structlog
 from pydantic_core import to_jsonable_python
 
 from services.booking.bookings import access as bola
+from services.booking.bookings.qr import checkin_qr_svg
 from services.booking.bookings.repository import (
     BookingRepository,
     FastPathLimits,
@@ -17,7 +18,7 @@ from services.booking.bookings.repository import (
     new_checkin_code,
 )
 from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
-from services.booking.bookings.waitlist import promote_waitlist
+from services.booking.bookings.waitlist import cancel_and_promote
 from services.booking.dependencies import Collaborators
 from services.booking.idempotency import service as idempotency
 from services.booking.idempotency.repository import IdempotencyKeyRepository, Remembered
@@ -26,7 +27,7 @@ from services.booking.inventory.repository import InventoryRepository
 from services.booking.limits import service as limits
 from services.booking.limits.repository import RateWindowRepository
 from services.booking.models import AnyRow
-from services.booking.publishing import BOOKING_EVENT_TYPES, OutboxRows, availability_changed, bookings_changed
+from services.booking.publishing import OutboxRows, availability_changed, bookings_changed
 from services.booking.settings import BookingSettings
 from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
@@ -34,6 +35,7 @@ from shared.db import utcnow
 from shared.driver import DriverPool
 from shared.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests
 from shared.events.outbox import Outbox
+from shared.events.schemas import BookingCause
 from shared.ids import new_id
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
@@ -42,6 +44,17 @@ logger = structlog.get_logger(__name__)
 
 BOOKING_NOT_FOUND = "Booking not found"
 NO_LIMIT = 2**31 - 1
+NO_CHECKIN_CODE = {
+    "waitlisted": "This booking is waitlisted: its check-in code comes once it is confirmed",
+    "cancelled": "This booking is cancelled: it has no check-in code",
+}
+# Who cancelled, as `booking.cancelled` tells the holder (the stored `cancel_reason` keeps `by_<access>`):
+# an operator acts as an organization's administrator would.
+CANCELLED_BY: dict[bola.Access, BookingCause] = {
+    bola.Access.holder: "by_owner",
+    bola.Access.organization_admin: "by_org_admin",
+    bola.Access.operator: "by_org_admin",
+}
 
 
 def booking_out(row: Any, *, show_code: bool, waitlist_position: int | None = None) -> BookingOut:
@@ -112,13 +125,14 @@ async def book_at_once(
     state: Any, principal: Principal, body: BookingCreate, key: str, fingerprint: str
 ) -> idempotency.StoredResponse | None:
     """Most bookings: seats free, nobody waiting, the key new. One statement on the driver pool (see
-    `confirm_at_once`) is the whole unit of work, committed only when it booked cleanly; otherwise nothing
-    happened (None) and `create_idempotently` decides, carefully, in a unit of work of its own.
+    `confirm_at_once`, which also writes the `booking.confirmed` event) is the whole unit of work,
+    committed only when it booked cleanly; otherwise nothing happened (None) and `create_idempotently`
+    decides, carefully, in a unit of work of its own.
 
     `state` is the app's: its settings, driver pool, outbox and metrics."""
+    if body.organization_id is not None:
+        return None  # the coordinator's role is the careful path's to check (orgs is asked)
     outbox: Outbox = state.outbox
-    if body.organization_id is not None or outbox.subscribers_of(BOOKING_EVENT_TYPES["confirmed"]):
-        return None  # the coordinator's role and `booking.confirmed` events are the careful path's
     now = utcnow()
     settings: BookingSettings = state.settings
     person_id = principal.person_id
@@ -134,7 +148,7 @@ async def book_at_once(
     )
     driver: DriverPool = state.driver_pool
     async with driver.connection() as connection:
-        figures = await confirm_at_once(connection, booking, remembered, fast_path, OutboxRows.availability(outbox))
+        figures = await confirm_at_once(connection, booking, remembered, fast_path, OutboxRows.of(outbox))
     if figures is None:
         return None
     state.bookings_entered.labels("confirmed").inc()
@@ -172,7 +186,7 @@ async def _book(
         counting=counting,
     )
     repository = BookingRepository(c.session)
-    outcome = await repository.confirm_if_free(booking, remembered, fast_path, OutboxRows.availability(c.outbox))
+    outcome = await repository.confirm_if_free(booking, remembered, fast_path, OutboxRows.of(c.outbox))
     if outcome.requests is None:
         raise idempotency.KeyInFlight()
     if outcome.interleaved:
@@ -183,7 +197,7 @@ async def _book(
     if counting:
         limits.ensure_within_rate(outcome.requests, outcome.window_started_at, settings.rate_per_minute, now)
     if outcome.figures is not None:
-        await bookings_changed(c.session, c.outbox, [confirmed], c.entered)
+        c.entered.labels("confirmed").inc()  # its `booking.confirmed` is written by the statement
         return idempotency.StoredResponse(201, remembered.body)
     # Not booked at once: find out why (this transaction holds the person's row, so reads are current).
     known = await repository.before_booking(person_id, key, body.session_id, now, settings.max_active_per_person)
@@ -195,14 +209,14 @@ async def _book(
     limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person)
     waitlisted = _new_booking_out(booking, "waitlisted", now)
     remembered = replace(remembered, body=waitlisted.model_dump(mode="json"))
-    joined = await repository.waitlist_at_once(booking, remembered, fast_path, OutboxRows.availability(c.outbox))
+    joined = await repository.waitlist_at_once(booking, remembered, fast_path, OutboxRows.of(c.outbox))
     if joined is None:  # the session changed meanwhile: decide under its row lock
         return await _confirm_or_waitlist_locked(c, booking, remembered, now)
     figures, remembered_now = joined
     if not remembered_now:
         raise idempotency.KeyInFlight()
     waitlisted.waitlist_position = figures.waitlist_length  # the last in line
-    await bookings_changed(c.session, c.outbox, [waitlisted], c.entered)
+    await bookings_changed(c.session, c.outbox, [waitlisted], c.entered, "booked")
     return idempotency.StoredResponse(201, waitlisted.model_dump(mode="json"))
 
 
@@ -258,7 +272,7 @@ async def _confirm_or_waitlist_locked(
     remembered = replace(remembered, body=out.model_dump(mode="json"))
     await IdempotencyKeyRepository(c.session).remember(remembered, now, c.settings.idempotency_ttl)
     await availability_changed(c.session, c.outbox, figures)
-    await bookings_changed(c.session, c.outbox, [out], c.entered)
+    await bookings_changed(c.session, c.outbox, [out], c.entered, "booked")
     return idempotency.StoredResponse(201, remembered.body)
 
 
@@ -275,6 +289,17 @@ async def _readable(c: Collaborators, booking_id: UUID) -> tuple[AnyRow, bola.Ac
 async def get(c: Collaborators, booking_id: UUID) -> BookingOut:
     row, access = await _readable(c, booking_id)
     return booking_out(row, show_code=access.sees_code)
+
+
+async def checkin_qr(c: Collaborators, booking_id: UUID) -> bytes:
+    """The check-in code of your confirmed booking as a QR code (SVG). Only the holder: anyone else gets
+    404, whatever else they may see of the booking (the image is the code itself)."""
+    row = await BookingRepository(c.session).holder_and_code(booking_id)
+    if row is None or row.person_id != c.principal.person_id:
+        raise NotFound(BOOKING_NOT_FOUND)
+    if row.checkin_code is None:
+        raise Conflict(NO_CHECKIN_CODE[row.status], extra={"reason": f"booking_{row.status}"})
+    return checkin_qr_svg(row.checkin_code)
 
 
 async def cancel(c: Collaborators, booking_id: UUID) -> BookingOut:
@@ -297,17 +322,10 @@ async def cancel(c: Collaborators, booking_id: UUID) -> BookingOut:
             raise Conflict("This booking is checked in; it can no longer be cancelled")
         if session_row.starts_at <= now and session_row.status == "scheduled":
             raise Conflict("The session has already started; the booking can no longer be cancelled")
-        cancelled = await repository.cancel(booking_id, now, reason=f"by_{access.value}")
-        was_confirmed = current.status == "confirmed"
-        figures = await inventory.change_figures(
-            row.session_id,
-            confirmed_delta=-current.seats if was_confirmed else 0,
-            waitlist_delta=0 if was_confirmed else -1,
-            now=now,
-        )
-        figures, promoted = await promote_waitlist(c.session, figures, now)
+        cancelled, figures, promoted = await cancel_and_promote(c.session, current, now, reason=f"by_{access.value}")
         await availability_changed(c.session, c.outbox, figures)
-        await bookings_changed(c.session, c.outbox, [cancelled, *promoted], c.entered)
+        await bookings_changed(c.session, c.outbox, [cancelled], c.entered, CANCELLED_BY[access])
+        await bookings_changed(c.session, c.outbox, promoted, c.entered, "promoted")
     fresh = await repository.view(booking_id)
     return booking_out(fresh, show_code=access.sees_code)
 

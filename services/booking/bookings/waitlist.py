@@ -33,3 +33,23 @@ async def promote_waitlist(session: AsyncSession, figures: Figures, now: datetim
         now=now,
     )
     return figures, promoted
+
+
+async def cancel_and_promote(
+    session: AsyncSession, booking: AnyRow, now: datetime, *, reason: str, promote: bool = True
+) -> tuple[AnyRow, Figures, Sequence[AnyRow]]:
+    """Cancel an active booking (its row and its session's row locked by the caller): its seats, or its
+    place in line, are freed, and with `promote` the waitlist gets the freed seats. Returns the cancelled
+    row, the new figures and the promoted rows."""
+    cancelled = await BookingRepository(session).cancel(booking.id, now, reason=reason)
+    was_confirmed = booking.status == "confirmed"
+    figures = await InventoryRepository(session).change_figures(
+        booking.session_id,
+        confirmed_delta=-booking.seats if was_confirmed else 0,
+        waitlist_delta=0 if was_confirmed else -1,
+        now=now,
+    )
+    if not promote:
+        return cancelled, figures, ()
+    figures, promoted = await promote_waitlist(session, figures, now)
+    return cancelled, figures, promoted

@@ -108,10 +108,10 @@ async def apply_snapshot(session: AsyncSession, outbox: Outbox, snapshot: Sessio
         )
         if cancelled:
             figures = await repository.empty(snapshot.session_id, now)
-            await bookings_changed(session, outbox, cancelled, entered)
+            await bookings_changed(session, outbox, cancelled, entered, "session_cancelled")
     else:
         figures, promoted = await promote_waitlist(session, figures, now)
-        await bookings_changed(session, outbox, promoted, entered)
+        await bookings_changed(session, outbox, promoted, entered, "promoted")
     if figures != before:
         await availability_changed(session, outbox, figures)
 

@@ -1,7 +1,10 @@
 """Lifelong learning records: every check-in credits the session's scheduled minutes."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.dependencies import Collaborators
 from services.booking.learning_records.repository import LearningRecordRepository, checkins
@@ -34,20 +37,32 @@ async def my_record(
         descending=True,
         scalars=False,
     )
-    items = [
-        LearningItem(
-            booking_id=r.booking_id,
-            session_id=r.session_id,
-            title=r.title,
-            title_display=pick_language(r.title, accept_language) or "",
-            kind=r.kind,
-            starts_at=r.starts_at,
-            minutes=r.minutes,
-            checked_in_at=r.checked_in_at,
-        )
-        for r in rows
-    ]
+    items = [_item(r, accept_language) for r in rows]
     return LearningRecordOut(person_id=me, **totals.model_dump(), items=items, next_cursor=next_cursor)
+
+
+async def whole_record(session: AsyncSession, person_id: UUID) -> LearningRecordOut:
+    """A person's learning record over all time, every item on one page (their data export)."""
+    repository = LearningRecordRepository(session)
+    totals = (await repository.totals([person_id], None, None))[person_id]
+    newest_first = repository.items(person_id, None, None).order_by(
+        checkins.c.starts_at.desc(), checkins.c.booking_id.desc()
+    )
+    items = [_item(r, None) for r in (await session.execute(newest_first)).all()]
+    return LearningRecordOut(person_id=person_id, **totals.model_dump(), items=items, next_cursor=None)
+
+
+def _item(row: Any, accept_language: str | None) -> LearningItem:
+    return LearningItem(
+        booking_id=row.booking_id,
+        session_id=row.session_id,
+        title=row.title,
+        title_display=pick_language(row.title, accept_language) or "",
+        kind=row.kind,
+        starts_at=row.starts_at,
+        minutes=row.minutes,
+        checked_in_at=row.checked_in_at,
+    )
 
 
 async def organization_totals(

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from services.catalog.dependencies import ActivitySessionDep
-from services.catalog.sessions.service import host_activity, snapshot
+from services.catalog.sessions.service import current_snapshot
 from shared.clients import InternalCaller
 from shared.db import SessionDep
 from shared.events.schemas import SessionSnapshot
@@ -17,5 +17,5 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=[Inter
     operation_id="internalSessionSnapshot",
 )
 async def session_snapshot(activity_session: ActivitySessionDep, db: SessionDep) -> SessionSnapshot:
-    """Booking asks when a booking names a session whose `session.scheduled` has not reached it yet."""
-    return snapshot(activity_session, await host_activity(db, activity_session))
+    """Booking and notify ask when they meet a session whose `session.scheduled` has not reached them yet."""
+    return await current_snapshot(db, activity_session)

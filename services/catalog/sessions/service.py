@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.availability.service import seats_available
-from services.catalog.models import Activity, ActivitySession, SessionAvailability
+from services.catalog.models import Activity, ActivitySession, SessionAvailability, Site
 from services.catalog.pagination import require_cursor_types
 from services.catalog.peers import BookingSeats
 from services.catalog.sessions.recurrence import expand_starts
@@ -19,15 +19,16 @@ from shared.auth import Principal
 from shared.authz import MembershipSource, OrgRole, require_org_role
 from shared.errors import Conflict, Unprocessable
 from shared.events.outbox import Outbox
-from shared.events.schemas import SessionSnapshot
+from shared.events.schemas import Place, SessionSnapshot
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
 
 SessionEvent = Literal["session.scheduled", "session.updated", "session.cancelled"]
 
 
-def snapshot(activity_session: ActivitySession, activity: Activity) -> SessionSnapshot:
-    """The whole session as booking needs it (the payload of every session.* event and the internal API)."""
+def snapshot(activity_session: ActivitySession, activity: Activity, site: Site | None) -> SessionSnapshot:
+    """The whole session as its subscribers need it (the payload of every session.* event and the internal
+    API): booking decides on it, notify tells people where and when."""
     return SessionSnapshot(
         session_id=activity_session.id,
         activity_id=activity.id,
@@ -41,13 +42,26 @@ def snapshot(activity_session: ActivitySession, activity: Activity) -> SessionSn
         status="cancelled" if activity_session.status == "cancelled" else "scheduled",
         booking_opens_at=activity_session.booking_opens_at,
         booking_closes_at=activity_session.booking_closes_at,
+        place=None
+        if site is None
+        else Place(site_id=site.id, name=site.name, address=site.address, lat=site.lat, lon=site.lon),
+        cancel_reason=activity_session.cancel_reason,
     )
 
 
 async def _emit(
-    db: AsyncSession, outbox: Outbox, event: SessionEvent, activity_session: ActivitySession, activity: Activity
+    db: AsyncSession,
+    outbox: Outbox,
+    event: SessionEvent,
+    sessions: Sequence[ActivitySession],
+    activity: Activity,
 ) -> None:
-    await outbox.emit(db, event, activity_session.id, snapshot(activity_session, activity))
+    """Announce each of `sessions` (of `activity`), reading each site once: the sessions of one change share
+    theirs, so a change costs one site query, not one per event."""
+    sites = {site_id: await db.get(Site, site_id) for site_id in {s.site_id for s in sessions} if site_id is not None}
+    for activity_session in sessions:
+        site = None if activity_session.site_id is None else sites[activity_session.site_id]
+        await outbox.emit(db, event, activity_session.id, snapshot(activity_session, activity, site))
 
 
 def session_out(activity_session: ActivitySession, figures: SessionAvailability | None) -> SessionOut:
@@ -76,6 +90,12 @@ async def host_activity(db: AsyncSession, activity_session: ActivitySession) -> 
     activity = await db.get(Activity, activity_session.activity_id)
     assert activity is not None  # a foreign key
     return activity
+
+
+async def current_snapshot(db: AsyncSession, activity_session: ActivitySession) -> SessionSnapshot:
+    activity = await host_activity(db, activity_session)
+    site = None if activity_session.site_id is None else await db.get(Site, activity_session.site_id)
+    return snapshot(activity_session, activity, site)
 
 
 async def _locked_for_host_admin(
@@ -139,8 +159,7 @@ async def add_sessions(
     for activity_session, session_id in zip(sessions, session_ids or (), strict=False):
         activity_session.id = session_id
     await ActivitySessionRepository(db).add_many(sessions)
-    for activity_session in sessions:
-        await _emit(db, outbox, "session.scheduled", activity_session, activity)
+    await _emit(db, outbox, "session.scheduled", sessions, activity)
     return sessions
 
 
@@ -184,7 +203,7 @@ async def update_session(
     for field, value in changed.items():
         setattr(activity_session, field, value)
     await db.flush()
-    await _emit(db, outbox, "session.updated", activity_session, activity)
+    await _emit(db, outbox, "session.updated", [activity_session], activity)
     return activity_session
 
 
@@ -209,7 +228,7 @@ async def cancel_session(
     activity_session.cancelled_at = now
     activity_session.cancel_reason = body.reason
     await db.flush()
-    await _emit(db, outbox, "session.cancelled", activity_session, activity)
+    await _emit(db, outbox, "session.cancelled", [activity_session], activity)
     return activity_session
 
 
@@ -219,8 +238,7 @@ async def propagate_activity_change(db: AsyncSession, outbox: Outbox, activity: 
     upcoming = await ActivitySessionRepository(db).upcoming_of_activity(
         activity.id, after=now, site_id=activity.site_id
     )
-    for activity_session in upcoming:
-        await _emit(db, outbox, "session.updated", activity_session, activity)
+    await _emit(db, outbox, "session.updated", upcoming, activity)
 
 
 async def list_of_activity(db: AsyncSession, activity: Activity, page: PageParams) -> Page[SessionOut]:

@@ -1,11 +1,10 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Form, Header, status
 
 from services.orgs.auth import service
 from services.orgs.auth.schemas import MeOut, PersonOut, RefreshIn, RegisterIn, TokenOut
-from services.orgs.dependencies import SettingsDep, SigningKeysDep
-from shared.auth import CurrentPerson
+from services.orgs.dependencies import SettingsDep, SignedInAccount, SigningKeysDep
 from shared.db import DatabaseDep, SessionDep
 from shared.errors import problem_responses
 
@@ -16,11 +15,19 @@ router = APIRouter(prefix="/v1", tags=["auth"])
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
+    description="Notices are then written in the language `Accept-Language` prefers of zh-CN (any `zh`) and "
+    "en (any `en`), by q-value; naming neither leaves the choice to the person's notification preferences.",
     operation_id="register",
     responses=problem_responses(409, 413, 422),
 )
-async def register(body: RegisterIn, session: SessionDep) -> PersonOut:
-    return PersonOut.model_validate(await service.register(session, body))
+async def register(
+    body: RegisterIn,
+    session: SessionDep,
+    accept_language: Annotated[
+        str | None, Header(max_length=512, description="e.g. `zh-CN,zh;q=0.9,en;q=0.8`: notices in zh-CN")
+    ] = None,
+) -> PersonOut:
+    return PersonOut.model_validate(await service.register(session, body, accept_language=accept_language))
 
 
 @router.post(
@@ -59,8 +66,8 @@ async def refresh_token(
 
 
 @router.get("/me", summary="The signed-in person", operation_id="getMe", responses=problem_responses(401))
-async def get_me(principal: CurrentPerson, session: SessionDep) -> MeOut:
-    return await service.me(session, principal)
+async def get_me(person: SignedInAccount, session: SessionDep) -> MeOut:
+    return await service.me(session, person)
 
 
 jwks_router = APIRouter(tags=["auth"])

@@ -6,15 +6,16 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.orgs.auth.language import preferred_language
 from services.orgs.auth.repository import LoginThrottleRepository, PersonRepository, RefreshTokenRepository
 from services.orgs.auth.schemas import MembershipRef, MeOut, RegisterIn, TokenOut
 from services.orgs.keys import SigningKeys
 from services.orgs.models import Person, RefreshToken
 from services.orgs.settings import OrgsSettings
-from shared.auth import Principal
 from shared.db import Database
 from shared.errors import Conflict, TooManyRequests, Unauthorized
 from shared.ids import new_id
@@ -30,16 +31,35 @@ def _dummy_hash() -> str:
     return password_hasher.hash("not-a-real-password-just-for-timing")
 
 
+async def check_password(password: str, password_hash: str) -> tuple[bool, str | None]:
+    """Whether `password` matches, and a new hash when the stored one uses outdated parameters. An account
+    without a usable password (a hash no hasher knows, e.g. "!") never matches."""
+
+    def verify() -> tuple[bool, str | None]:
+        try:
+            return password_hasher.verify_and_update(password, password_hash)
+        except UnknownHashError:
+            return False, None
+
+    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    return await asyncio.to_thread(verify)
+
+
 async def hash_password(password: str) -> str:
     # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
     return await asyncio.to_thread(password_hasher.hash, password)
 
 
-async def register(session: AsyncSession, body: RegisterIn) -> Person:
+async def register(session: AsyncSession, body: RegisterIn, *, accept_language: str | None) -> Person:
     people = PersonRepository(session)
     if await people.by_email(body.email) is not None:
         raise Conflict("An account with this email already exists")
-    person = Person(email=body.email, display_name=body.display_name, password_hash=await hash_password(body.password))
+    person = Person(
+        email=body.email,
+        display_name=body.display_name,
+        password_hash=await hash_password(body.password),
+        language=preferred_language(accept_language),
+    )
     try:
         return await people.add(person)
     except IntegrityError as exc:  # a concurrent registration won the race
@@ -48,6 +68,35 @@ async def register(session: AsyncSession, body: RegisterIn) -> Person:
 
 def _hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalized_email(email: str) -> str:
+    return email.strip().lower()[:254]
+
+
+def throttle_key(email: str) -> str:
+    """The login throttle's key of an account: a digest, so the table never holds an email (models.py)."""
+    return hashlib.sha256(normalized_email(email).encode()).hexdigest()
+
+
+async def count_sign_in_attempt(database: Database, settings: OrgsSettings, email: str, now: datetime) -> None:
+    """Count an attempt at the account's password as a failure until it succeeds (a success clears the
+    count); 429 while the account is locked. Every attempt counts before the password is checked: a burst
+    of parallel guesses cannot all pass the lock check before the first failure is recorded. Counted in a
+    transaction of its own: a failing request rolls its own back, the count must stay."""
+    async with database.separate_transaction() as separate:
+        locked_until = await LoginThrottleRepository(separate).count_attempt(
+            throttle_key(email),
+            now,
+            window_s=settings.login_failure_window_s,
+            max_failures=settings.login_max_failures,
+            lockout_s=settings.login_lockout_s,
+        )
+    if locked_until is not None:
+        raise TooManyRequests(
+            "Too many failed sign-in attempts for this account; try again later",
+            retry_after_s=math.ceil((locked_until - now).total_seconds()),
+        )
 
 
 async def _issue_tokens(
@@ -70,33 +119,15 @@ async def _issue_tokens(
 async def login(
     session: AsyncSession, database: Database, keys: SigningKeys, settings: OrgsSettings, email: str, password: str
 ) -> TokenOut:
-    email_key = email.strip().lower()[:254]
-    now = datetime.now(UTC)
-    # Every attempt counts as a failure before the password is checked (a success clears the count): a
-    # burst of parallel guesses cannot all pass the lock check before the first failure is recorded.
-    # Counted in a transaction of its own: a failing request rolls its own back, the count must stay.
-    async with database.separate_transaction() as separate:
-        locked_until = await LoginThrottleRepository(separate).count_attempt(
-            email_key,
-            now,
-            window_s=settings.login_failure_window_s,
-            max_failures=settings.login_max_failures,
-            lockout_s=settings.login_lockout_s,
-        )
-    if locked_until is not None:
-        raise TooManyRequests(
-            "Too many failed sign-in attempts for this account; try again later",
-            retry_after_s=math.ceil((locked_until - now).total_seconds()),
-        )
-    person = await PersonRepository(session).by_email(email_key)
-    valid, new_hash = await asyncio.to_thread(
-        password_hasher.verify_and_update, password, person.password_hash if person else _dummy_hash()
-    )
+    email = normalized_email(email)
+    await count_sign_in_attempt(database, settings, email, datetime.now(UTC))
+    person = await PersonRepository(session).by_email(email)
+    valid, new_hash = await check_password(password, person.password_hash if person else _dummy_hash())
     if person is None or not valid:
         raise Unauthorized("Incorrect email or password")
     if new_hash is not None:
         person.password_hash = new_hash
-    await LoginThrottleRepository(session).clear(email_key)
+    await LoginThrottleRepository(session).clear(throttle_key(email))
     return await _issue_tokens(session, keys, settings, person)
 
 
@@ -119,12 +150,8 @@ async def refresh(
     return await _issue_tokens(session, keys, settings, person, family_id=stored.family_id)
 
 
-async def me(session: AsyncSession, principal: Principal) -> MeOut:
-    people = PersonRepository(session)
-    person = await people.get(principal.person_id)
-    if person is None:
-        raise Unauthorized("Account no longer exists")
-    memberships = await people.memberships(person.id)
+async def me(session: AsyncSession, person: Person) -> MeOut:
+    memberships = await PersonRepository(session).memberships(person.id)
     return MeOut(
         id=person.id,
         email=person.email,

@@ -3,7 +3,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.orgs.dependencies import OrganizationDep
+from services.orgs.dependencies import OrganizationDep, SignedInPerson
 from services.orgs.organizations import service
 from services.orgs.organizations.schemas import (
     MemberAdd,
@@ -13,7 +13,6 @@ from services.orgs.organizations.schemas import (
     OrganizationOut,
     OrganizationUpdate,
 )
-from shared.auth import CurrentPerson
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.pagination import Page, PageDep
@@ -30,7 +29,7 @@ router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
     responses=problem_responses(401, 413, 422),
 )
 async def create_organization(
-    body: OrganizationCreate, principal: CurrentPerson, session: SessionDep, accept_language: AcceptLanguage = None
+    body: OrganizationCreate, principal: SignedInPerson, session: SessionDep, accept_language: AcceptLanguage = None
 ) -> OrganizationOut:
     organization = await service.create(session, principal, body)
     return service.organization_out(organization, accept_language)
@@ -66,7 +65,7 @@ async def get_organization(organization: OrganizationDep, accept_language: Accep
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update_organization(
-    principal: CurrentPerson,
+    principal: SignedInPerson,
     organization: OrganizationDep,
     body: OrganizationUpdate,
     session: SessionDep,
@@ -84,7 +83,7 @@ async def update_organization(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_member(
-    principal: CurrentPerson, organization: OrganizationDep, body: MemberAdd, session: SessionDep
+    principal: SignedInPerson, organization: OrganizationDep, body: MemberAdd, session: SessionDep
 ) -> MemberOut:
     return await service.add_member(session, principal, organization, body)
 
@@ -96,7 +95,7 @@ async def add_member(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def list_members(
-    principal: CurrentPerson, organization: OrganizationDep, session: SessionDep, page: PageDep
+    principal: SignedInPerson, organization: OrganizationDep, session: SessionDep, page: PageDep
 ) -> Page[MemberOut]:
     return await service.list_members(session, principal, organization, page)
 
@@ -109,7 +108,7 @@ async def list_members(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def remove_member(
-    principal: CurrentPerson, organization: OrganizationDep, person_id: UUID, session: SessionDep
+    principal: SignedInPerson, organization: OrganizationDep, person_id: UUID, session: SessionDep
 ) -> Response:
     await service.remove_member(session, principal, organization, person_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

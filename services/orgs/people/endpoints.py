@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -5,13 +6,13 @@ from sqlalchemy import select
 
 from services.orgs.auth.repository import PersonRepository
 from services.orgs.auth.schemas import MembershipRef
-from services.orgs.dependencies import OrganizationDep
-from services.orgs.models import Membership
-from services.orgs.people.schemas import MemberRef, PersonMemberships, PersonPublic
-from shared.auth import CurrentPerson
+from services.orgs.dependencies import OrganizationDep, SettingsDep, SignedInPerson
+from services.orgs.models import Membership, RevokedSubject
+from services.orgs.people.schemas import MemberRef, PersonContact, PersonMemberships, PersonPublic
 from shared.clients import InternalCaller
 from shared.db import SessionDep
 from shared.errors import NotFound, problem_responses
+from shared.revocation import RevokedSubjectsList
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/people", tags=["people"])
     operation_id="getPerson",
     responses=problem_responses(401, 404, 422),
 )
-async def get_person(person_id: UUID, _: CurrentPerson, session: SessionDep) -> PersonPublic:
+async def get_person(person_id: UUID, _: SignedInPerson, session: SessionDep) -> PersonPublic:
     person = await PersonRepository(session).get(person_id)
     if person is None:
         raise NotFound("Person not found")
@@ -52,6 +53,21 @@ async def person_memberships(person_id: UUID, session: SessionDep) -> PersonMemb
 
 
 @internal_router.get(
+    "/people/{person_id}/contact",
+    summary="Where and in which language to tell a person",
+    operation_id="internalContact",
+)
+async def person_contact(person_id: UUID, session: SessionDep) -> PersonContact:
+    """Notify asks before it writes to someone; 404 for a person unknown or erased."""
+    person = await PersonRepository(session).get(person_id)
+    if person is None:
+        raise NotFound("Person not found")
+    return PersonContact(
+        person_id=person.id, email=person.email, display_name=person.display_name, language=person.language
+    )
+
+
+@internal_router.get(
     "/organizations/{organization_id}/members",
     summary="Every member id of an organization",
     operation_id="internalOrganizationMembers",
@@ -61,3 +77,17 @@ async def organization_members(organization: OrganizationDep, session: SessionDe
         select(Membership.person_id, Membership.role).where(Membership.organization_id == organization.id)
     )
     return [MemberRef(person_id=person_id, role=role) for person_id, role in rows.all()]
+
+
+@internal_router.get(
+    "/revoked-subjects",
+    summary="Digests of the people whose unexpired access tokens every service refuses",
+    operation_id="internalRevokedSubjects",
+)
+async def revoked_subjects(session: SessionDep, settings: SettingsDep) -> RevokedSubjectsList:
+    """Catalog, booking and notify verify tokens themselves: they poll this to refuse erased people's tokens
+    before they expire (shared/revocation.py). `refresh_after_s`: how long they wait at least between polls."""
+    rows = await session.execute(
+        select(RevokedSubject.subject_hash).where(RevokedSubject.expires_at > datetime.now(UTC))
+    )
+    return RevokedSubjectsList(subject_hashes=list(rows.scalars()), refresh_after_s=settings.revocation_refresh_s)
