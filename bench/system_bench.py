@@ -196,6 +196,7 @@ def free_base_port() -> int:
 def system_up(folder: Path, environment: dict[str, str] | None = None) -> Iterator[System]:
     """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them
     (and `environment`, for the baseline without notices)."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = free_base_port()
     limits = {"BOOKING_RATE_PER_MINUTE": "100000000", "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000"}
     with learncity_up(folder, port, limits | (environment or {}), timeout_s=START_TIMEOUT_S) as base_url:

@@ -3,11 +3,24 @@
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_INTERNAL_SECRET = "dev-only-internal-secret-change-me"
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+# A setting naming an IANA time zone (e.g. "Asia/Shanghai"), refused at start-up when unknown.
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
 class Environment(StrEnum):

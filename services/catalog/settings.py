@@ -1,9 +1,7 @@
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, TimeZoneName
 
 
 class CatalogSettings(ServiceSettings):
@@ -15,13 +13,4 @@ class CatalogSettings(ServiceSettings):
         default_factory=lambda: {"booking": ["session.*"], "notify": ["session.*"]}
     )
     # The city's time zone: recurrence rules are expanded in its wall time unless a request names another.
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    timezone: TimeZoneName = "Asia/Shanghai"

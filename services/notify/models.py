@@ -5,7 +5,7 @@ Exactly-once lives here: one notice per (person, cause) (UNIQUE), one reminder p
 (primary key); a reminder or a mail is claimed by one worker at a time (`FOR UPDATE SKIP LOCKED`)."""
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, get_args
 from uuid import UUID
 
 from sqlalchemy import (
@@ -27,21 +27,14 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.notify.messages.facts import Language, NoticeKind
 from shared.db import service_metadata
 from shared.events.tables import define_event_tables
 
 SCHEMA = "notify"
 
-LANGUAGES = ("zh-CN", "en")
-NOTICE_KINDS = (
-    "booking_confirmed",
-    "booking_waitlisted",
-    "waitlist_promoted",
-    "booking_cancelled",
-    "session_changed",
-    "session_cancelled",
-    "reminder",
-)
+LANGUAGES: tuple[str, ...] = get_args(Language)
+NOTICE_KINDS: tuple[str, ...] = get_args(NoticeKind)
 SESSION_STATUSES = ("scheduled", "cancelled")
 HOLDING_STATUSES = ("confirmed", "waitlisted", "cancelled")
 MAIL_STATUSES = ("pending", "sent", "failed")

@@ -106,11 +106,16 @@ class Relay:
         self._secret = internal_secret
         self._listen_dsn = listen_dsn
         self._policy = policy
-        self._wake = asyncio.Event()
+        # One wake-up per subscriber's lane (`run_forever`): a NOTIFY wakes them all.
+        self._wake = {subscriber: asyncio.Event() for subscriber in self._urls}
         outbox = tables.outbox
         self._claim = (
             select(outbox)
-            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= bindparam("now"))
+            .where(
+                outbox.c.subscriber == bindparam("subscriber"),
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= bindparam("now"),
+            )
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)
@@ -164,12 +169,14 @@ class Relay:
             )
             return {"pending": 0, "failed": 0} | dict(rows.all())
 
-    async def run_once(self) -> int:
-        """Claim and deliver one batch of due rows; returns how many were claimed."""
+    async def run_once(self, subscriber: str | None = None) -> int:
+        """Claim and deliver one batch of `subscriber`'s due rows (None: a batch for each subscriber in
+        turn); returns how many were claimed."""
+        if subscriber is None:
+            return sum([await self.run_once(name) for name in self._urls])
         async with self._database.sessionmaker.begin() as session:
-            claimed = (
-                await session.execute(self._claim, {"now": datetime.now(UTC), "limit": self._policy.batch_size})
-            ).all()
+            params = {"subscriber": subscriber, "now": datetime.now(UTC), "limit": self._policy.batch_size}
+            claimed = (await session.execute(self._claim, params)).all()
             if not claimed:
                 return 0
             sending, superseded = await self._coalesce(session, claimed) if self._policy.coalesce else (claimed, [])
@@ -325,7 +332,9 @@ class Relay:
         return {result.event_id: (result.outcome, result.error) for result in receipt.results}
 
     async def run_forever(self) -> None:
-        """Deliver until cancelled: woken by NOTIFY at commit, and polling in case a notice is missed.
+        """Deliver until cancelled, each subscriber in a lane of its own: a slow or lagging subscriber
+        (notify mailing a festival's bookings) never holds up another's events (the catalog's seat
+        figures). Each lane is woken by NOTIFY at commit, and polls in case a notice is missed.
 
         After a round that found events, the next looks again without waiting to be woken: a producer
         may skip its NOTIFY while events are already due (the booking hot path does, so that its commits
@@ -334,37 +343,45 @@ class Relay:
         batches, less work per event on both sides. A lone event goes at once (its NOTIFY wakes the
         relay); a full claim (a backlog) is followed by the next round straight away."""
         listener = asyncio.create_task(self._listen()) if self._listen_dsn else None
-        loop = asyncio.get_running_loop()
-        failures = 0
         try:
-            while True:
-                self._wake.clear()
-                started = loop.time()
-                try:
-                    claimed = await self.run_once()
-                    failures = 0
-                except Exception as exc:  # noqa: BLE001 - the relay outlives database restarts
-                    failures += 1
-                    logger.warning("relay_round_failed", producer=self._producer, error=repr(exc))
-                    await asyncio.sleep(min(10.0, 0.2 * 2**failures))
-                    continue
-                if claimed >= self._policy.batch_size:
-                    continue
-                if claimed == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self._policy.poll_interval_s)
-                    continue
-                linger = max(0.0, started + self._policy.linger_s - loop.time())
-                if claimed == 1:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=linger)
-                else:
-                    await asyncio.sleep(linger)
+            await asyncio.gather(*(self._lane(subscriber) for subscriber in self._urls))
         finally:
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+
+    async def _lane(self, subscriber: str) -> None:
+        wake = self._wake[subscriber]
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            wake.clear()
+            started = loop.time()
+            try:
+                claimed = await self.run_once(subscriber)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - the relay outlives database restarts
+                failures += 1
+                logger.warning("relay_round_failed", producer=self._producer, subscriber=subscriber, error=repr(exc))
+                await asyncio.sleep(min(10.0, 0.2 * 2**failures))
+                continue
+            if claimed >= self._policy.batch_size:
+                continue
+            if claimed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=self._policy.poll_interval_s)
+                continue
+            linger = max(0.0, started + self._policy.linger_s - loop.time())
+            if claimed == 1:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=linger)
+            else:
+                await asyncio.sleep(linger)
+
+    def _wake_all(self) -> None:
+        for wake in self._wake.values():
+            wake.set()
 
     async def _listen(self) -> None:
         channel = notify_channel(self._producer)
@@ -374,7 +391,7 @@ class Relay:
                 connection = await asyncpg.connect(self._listen_dsn)
                 closed = asyncio.Event()
                 connection.add_termination_listener(lambda _connection, done=closed: done.set())
-                await connection.add_listener(channel, lambda *_: self._wake.set())
+                await connection.add_listener(channel, lambda *_: self._wake_all())
                 await closed.wait()
             except Exception as exc:  # noqa: BLE001 - the listener outlives any failure; polling covers the gap
                 log = logger.info if is_database_unavailable(exc) else logger.warning

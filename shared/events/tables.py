@@ -49,8 +49,8 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("last_error", Text),
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
         Index("uq_outbox_event_id_subscriber", "event_id", "subscriber", unique=True),
-        # The relay's claim query: due pending rows, oldest first.
-        Index("ix_outbox_due", "next_attempt_at", "id", postgresql_where=text("status = 'pending'")),
+        # The relay's claim query, one subscriber's lane at a time: its due pending rows, oldest first.
+        Index("ix_outbox_due", "subscriber", "next_attempt_at", "id", postgresql_where=text("status = 'pending'")),
         # Coalescing: the relay finds every pending row of the snapshot streams it claimed.
         Index("ix_outbox_pending_aggregate", "aggregate_id", postgresql_where=text("status = 'pending'")),
     )

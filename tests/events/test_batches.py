@@ -18,7 +18,7 @@ from services.booking.models import event_tables as booking_tables
 from services.catalog.models import event_tables as catalog_tables
 from shared.db import Database
 from shared.events.outbox import Outbox
-from shared.events.relay import Relay
+from shared.events.relay import Relay, RelayPolicy
 from shared.events.schemas import (
     COALESCIBLE_TYPES,
     MAX_EVENTS_PER_DELIVERY,
@@ -389,3 +389,67 @@ async def test_after_a_round_that_found_events_the_relay_looks_again_unwoken(
         with contextlib.suppress(asyncio.CancelledError):
             await running
     assert (await _rows(database))[first].status == "delivered"
+
+
+class _Stalled(httpx.AsyncBaseTransport):
+    """Requests to `stalled_host` hang until `release` is set; the rest go to the subscriber."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, stalled_host: str) -> None:
+        self.inner, self.stalled_host = inner, stalled_host
+        self.release = asyncio.Event()
+        self.stalled = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == self.stalled_host:
+            self.stalled += 1
+            await self.release.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_stalled_subscriber_never_holds_up_another(database: Database, consumer: Consumer) -> None:
+    """Each subscriber has a lane of its own: while one subscriber does not answer, the other still gets
+    every event at once (notify mailing a festival's bookings never delays the catalog's seat figures)."""
+    both = Outbox(catalog_tables, producer="catalog", subscriptions={"booking": ["*"], "notify": ["*"]})
+    transport = _Stalled(httpx.ASGITransport(app=consumer.app), "notify.internal")
+    relay = Relay(
+        database=database,
+        tables=catalog_tables,
+        producer="catalog",
+        subscriber_urls={"booking": "http://booking.internal", "notify": "http://notify.internal"},
+        http=httpx.AsyncClient(transport=transport),
+        internal_secret=SECRET,
+        listen_dsn=None,
+        policy=RelayPolicy(batch_size=10, poll_interval_s=0.05, linger_s=0.0),
+    )
+    sessions = [new_id() for _ in range(25)]
+    async with database.sessionmaker.begin() as session:
+        for session_id in sessions:
+            await both.emit(session, "session.updated", session_id, snapshot(session_id))
+    lanes = asyncio.create_task(relay.run_forever())
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while any(not consumer.applied_of(session_id) for session_id in sessions):
+            assert asyncio.get_running_loop().time() < deadline, "booking's events waited for notify's"
+            await asyncio.sleep(0.02)
+        assert transport.stalled == 1  # notify's first batch still hangs
+        async with database.sessionmaker() as session:
+            pending = await session.execute(
+                text("SELECT subscriber, count(*) FROM catalog.outbox WHERE status = 'pending' GROUP BY subscriber")
+            )
+            assert dict(pending.all()) == {"notify": 25}
+        transport.release.set()
+        deadline = asyncio.get_running_loop().time() + 10
+        while await _pending(database):
+            assert asyncio.get_running_loop().time() < deadline, "notify's events were not delivered once released"
+            await asyncio.sleep(0.02)
+    finally:
+        transport.release.set()
+        lanes.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lanes
+
+
+async def _pending(database: Database) -> int:
+    async with database.sessionmaker() as session:
+        count = await session.scalar(text("SELECT count(*) FROM catalog.outbox WHERE status = 'pending'"))
+        return int(count or 0)

@@ -50,6 +50,11 @@ def booking_schema(live_system: LiveSystem) -> Any:
     return _load(live_system, "booking")
 
 
+@pytest.fixture(scope="session")
+def notify_schema(live_system: LiveSystem) -> Any:
+    return _load(live_system, "notify")
+
+
 def _is_positive(case: Any) -> bool:
     meta = getattr(case, "_meta", None)
     return meta is None or str(meta.generation.mode).lower().endswith("positive")
@@ -132,6 +137,7 @@ def _schemathesis_on_pytest_9(request: pytest.FixtureRequest) -> None:
 orgs = schemathesis.pytest.from_fixture("orgs_schema")
 catalog = schemathesis.pytest.from_fixture("catalog_schema")
 booking = schemathesis.pytest.from_fixture("booking_schema")
+notify = schemathesis.pytest.from_fixture("notify_schema")
 
 
 @orgs.parametrize()  # type: ignore[untyped-decorator,unused-ignore]
@@ -149,4 +155,10 @@ def test_catalog_api(case: Any, world: World) -> None:
 @booking.parametrize()  # type: ignore[untyped-decorator,unused-ignore]
 @FUZZ_SETTINGS
 def test_booking_api(case: Any, world: World) -> None:
+    _call(case, world)
+
+
+@notify.parametrize()  # type: ignore[untyped-decorator,unused-ignore]
+@FUZZ_SETTINGS
+def test_notify_api(case: Any, world: World) -> None:
     _call(case, world)

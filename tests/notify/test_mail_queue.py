@@ -2,6 +2,7 @@
 over SMTP to a real (in-process) server, retried with backoff, and one bad address never holds up others."""
 
 import asyncio
+import time
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.notify.app import create_app as create_notify_app
+from services.notify.mail_queue.worker import MailQueue
 from tests.notify.conftest import Bookings, Catalog, Mint, SmtpSink, put_contact, rows, scalar, send_mail
 from tests.support import InProcessTransport
 
@@ -166,3 +168,23 @@ async def test_the_running_mail_worker_sends_as_soon_as_a_mail_is_queued(
         finally:
             apps["notify"] = usual
     assert sink.to("prompt@example.org"), "no mail within 5 s"
+
+
+async def test_a_backlog_of_mails_goes_out_at_the_configured_pace(
+    mailing: SmtpSink, apps: dict[str, FastAPI], catalog: Catalog, bookings: Bookings, mint: Mint
+) -> None:
+    notify = apps["notify"]
+    session = await catalog.schedule()
+    for index in range(6):
+        person = mint()
+        await put_contact(notify, person, email=f"reader{index}@example.org", language="en")
+        await bookings.confirm(person.id, session.session_id)
+    settings = notify.state.settings.model_copy(update={"mail_per_second": 4.0})
+    paced = MailQueue(notify.state.database, settings)
+
+    started = time.monotonic()
+    assert await paced.run_once() == 4  # a batch is one second's worth
+    assert time.monotonic() - started >= 1.0  # ...and takes at least that second
+    assert len(mailing.messages) == 4
+    assert await paced.run_once() == 2  # the rest, and no wait after a batch that was not full
+    assert len(mailing.messages) == 6

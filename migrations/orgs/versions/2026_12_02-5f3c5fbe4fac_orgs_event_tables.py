@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     schema='orgs'
     )
-    op.create_index('ix_outbox_due', 'outbox', ['next_attempt_at', 'id'], unique=False, schema='orgs', postgresql_where=sa.text("status = 'pending'"))
+    op.create_index('ix_outbox_due', 'outbox', ['subscriber', 'next_attempt_at', 'id'], unique=False, schema='orgs', postgresql_where=sa.text("status = 'pending'"))
     op.create_index('ix_outbox_pending_aggregate', 'outbox', ['aggregate_id'], unique=False, schema='orgs', postgresql_where=sa.text("status = 'pending'"))
     op.create_index('uq_outbox_event_id_subscriber', 'outbox', ['event_id', 'subscriber'], unique=True, schema='orgs')
     op.create_table('outbox_sequences',

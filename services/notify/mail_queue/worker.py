@@ -5,6 +5,7 @@ permanent one (or the last attempt) failed for good."""
 
 import asyncio
 import random
+import time
 from datetime import timedelta
 
 import structlog
@@ -41,16 +42,21 @@ class MailQueue:
         )
         self._lease = timedelta(seconds=_LEASE_TIMEOUTS * settings.smtp_timeout_s)
         self._sending = asyncio.Semaphore(_CONCURRENT_SENDS)
-        self.batch_size = batch_size
+        self.batch_size = max(1, min(batch_size, int(settings.mail_per_second)))
+        # A full batch takes at least this long: the `mail_per_second` pace.
+        self._batch_s = self.batch_size / settings.mail_per_second
 
     async def run_once(self) -> int:
         """Send one batch of due mails; returns how many were tried."""
         if self._mailer is None:
             return 0
+        started = time.monotonic()
         now = utcnow()
         async with self._database.sessionmaker.begin() as db:
             leased = await MailRepository(db).lease_due(now, lease_until=now + self._lease, limit=self.batch_size)
         await asyncio.gather(*(self._deliver(self._mailer, row) for row in leased))
+        if len(leased) == self.batch_size:  # a backlog: the next batch waits its turn
+            await asyncio.sleep(max(0.0, started + self._batch_s - time.monotonic()))
         return len(leased)
 
     async def _deliver(self, mailer: SmtpMailer, row: AnyRow) -> None:

@@ -2,6 +2,7 @@
 it ends), and a person's feed of booked sessions. Times carry the zone's TZID and a VTIMEZONE, so calendar
 apps show the local time whatever zone they run in."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -108,7 +109,17 @@ def _calendar(events: Iterable[icalendar.Event], timezone: ZoneInfo, *, method: 
         calendar.add_component(event)
     years = [moment.year for event in calendar.events for moment in (event.start, event.end)]
     if years:
-        # The zone's rules over the years the events span (not icalendar's default 1970-2038 history).
-        calendar.add_missing_timezones(first_date=date(min(years), 1, 1), last_date=date(max(years) + 1, 1, 1))
+        # VTIMEZONE components come before the events that name them.
+        calendar.subcomponents.insert(0, _vtimezone(timezone.key, min(years), max(years)))
     ical: bytes = calendar.to_ical()
     return ical
+
+
+@functools.lru_cache(maxsize=64)
+def _vtimezone(zone: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """The zone's rules over the years the events span (not icalendar's default 1970-2038 history). Built
+    from the tz database once per zone and span: building it takes ~10 ms, the rest of a calendar ~1 ms.
+    Shared between calendars, never modified."""
+    return icalendar.Timezone.from_tzinfo(
+        ZoneInfo(zone), tzid=zone, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
