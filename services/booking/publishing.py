@@ -62,54 +62,61 @@ async def bookings_changed(
 # Python is a syscall that lets the token-checking threads take the GIL mid-request.
 # `tests/booking/test_publishing.py` pins them to `Outbox.emit`'s.
 
-# `availability.changed`. Expects a CTE `figures` (one row or none) with session_id, capacity,
-# confirmed_seats, waitlist_length.
-AVAILABILITY_OUTBOX_CTES = """, availability_sequence AS (
+
+def _outbox_ctes(name: str, *, event_type: str, source: str, aggregate: str, subscribers: str, payload: str) -> str:
+    """CTEs `<name>_sequence`, `<name>_event` and `<name>_events` writing `event_type` for the one row of CTE
+    `source` (or nothing without one): the aggregate's next sequence, one event id, and a row per subscriber
+    of the text[] bind `subscribers` with the JSON `payload` (SQL over `source`). Like `Outbox.emit`, nothing
+    at all (not even a sequence) while nobody subscribes."""
+    return f""", {name}_sequence AS (
         INSERT INTO booking.outbox_sequences AS q (aggregate_id, last_sequence)
-        SELECT session_id, 1 FROM figures
+        SELECT {source}.{aggregate}, 1 FROM {source} WHERE cardinality(CAST(:{subscribers} AS text[])) > 0
         ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = q.last_sequence + 1
         RETURNING last_sequence
-    ), availability_event AS (
+    ), {name}_event AS (
         SELECT uuidv7() AS event_id
-    ), availability_events AS (
+    ), {name}_events AS (
         INSERT INTO booking.outbox (id, event_id, subscriber, type, aggregate_id, sequence, occurred_at, payload)
-        SELECT uuidv7(), availability_event.event_id, delivery.subscriber, 'availability.changed', figures.session_id,
-            availability_sequence.last_sequence, :now,
-            jsonb_build_object(
+        SELECT uuidv7(), {name}_event.event_id, delivery.subscriber, '{event_type}', {source}.{aggregate},
+            {name}_sequence.last_sequence, :now, {payload}
+        FROM {source}, {name}_sequence, {name}_event,
+            unnest(CAST(:{subscribers} AS text[])) AS delivery(subscriber)
+        RETURNING id
+    )"""
+
+
+# `availability.changed`. Expects a CTE `figures` (one row or none) with session_id, capacity,
+# confirmed_seats, waitlist_length.
+AVAILABILITY_OUTBOX_CTES = _outbox_ctes(
+    "availability",
+    event_type="availability.changed",
+    source="figures",
+    aggregate="session_id",
+    subscribers="subscribers",
+    payload="""jsonb_build_object(
                 'session_id', figures.session_id, 'capacity', figures.capacity,
                 'confirmed_seats', figures.confirmed_seats,
                 'seats_available', GREATEST(figures.capacity - figures.confirmed_seats, 0),
-                'waitlist_length', figures.waitlist_length)
-        FROM figures, availability_sequence, availability_event,
-            unnest(CAST(:subscribers AS text[])) AS delivery(subscriber)
-        RETURNING id
-    )"""
+                'waitlist_length', figures.waitlist_length)""",
+)
 AVAILABILITY_OUTBOX_BINDS = (
     bindparam("subscribers", type_=ARRAY(String)),
     bindparam("channel", type_=String),
 )
 # `booking.confirmed` of a new booking (cause `booked`), as `booking_changed` makes it. Expects a CTE
 # `booked` (the booking just confirmed, one row or none) with id, session_id, person_id, organization_id,
-# seats, checkin_code. Like `Outbox.emit`, nothing at all (not even a sequence) while nobody subscribes.
-CONFIRMED_OUTBOX_CTES = """, confirmed_sequence AS (
-        INSERT INTO booking.outbox_sequences AS q (aggregate_id, last_sequence)
-        SELECT id, 1 FROM booked WHERE cardinality(CAST(:confirmed_subscribers AS text[])) > 0
-        ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = q.last_sequence + 1
-        RETURNING last_sequence
-    ), confirmed_event AS (
-        SELECT uuidv7() AS event_id
-    ), confirmed_events AS (
-        INSERT INTO booking.outbox (id, event_id, subscriber, type, aggregate_id, sequence, occurred_at, payload)
-        SELECT uuidv7(), confirmed_event.event_id, delivery.subscriber, 'booking.confirmed', booked.id,
-            confirmed_sequence.last_sequence, :now,
-            jsonb_build_object(
+# seats, checkin_code.
+CONFIRMED_OUTBOX_CTES = _outbox_ctes(
+    "confirmed",
+    event_type="booking.confirmed",
+    source="booked",
+    aggregate="id",
+    subscribers="confirmed_subscribers",
+    payload="""jsonb_build_object(
                 'booking_id', booked.id, 'session_id', booked.session_id, 'person_id', booked.person_id,
                 'organization_id', booked.organization_id, 'seats', booked.seats, 'status', 'confirmed',
-                'cause', 'booked', 'waitlist_position', NULL, 'checkin_code', booked.checkin_code)
-        FROM booked, confirmed_sequence, confirmed_event,
-            unnest(CAST(:confirmed_subscribers AS text[])) AS delivery(subscriber)
-        RETURNING id
-    )"""
+                'cause', 'booked', 'waitlist_position', NULL, 'checkin_code', booked.checkin_code)""",
+)
 CONFIRMED_OUTBOX_BINDS = (bindparam("confirmed_subscribers", type_=ARRAY(String)),)
 
 
