@@ -105,6 +105,8 @@ def service_environment(
         **peer_environment({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}),
         "ORGS_JWT_KEY_FILE": str(data_dir() / "orgs-jwt-ed25519.pem"),
         "NOTIFY_PUBLIC_BASE_URL": public_base_url,
+        # Invitation mails link to the frontend's join page on this base URL (a frontend serves `/join`).
+        "NOTIFY_INVITATION_URL": public_base_url + "/join?token={token}",
         **({"NOTIFY_SMTP_URL": smtp_url} if smtp_url else {}),
         "LEARNCITY_CORS_ORIGINS": DEV_CORS_ORIGINS,
     }

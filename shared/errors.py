@@ -89,6 +89,13 @@ class Conflict(AppError):
     slug = "conflict"
 
 
+class Gone(AppError):
+    """Something that existed but can no longer be used (an expired, used or revoked invitation)."""
+
+    status = 410
+    slug = "gone"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     slug = "payload-too-large"

@@ -40,6 +40,7 @@ _PROBLEM_DETAILS = {
     403: "This needs the admin role in the organization",
     404: "Session not found",
     409: "Booking for this session is closed",
+    410: "This invitation has expired",
     413: "The request body is larger than 1048576 bytes",
     422: "The request is invalid",
     429: "Too many requests; retry after 20 seconds",

@@ -56,6 +56,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         handle.cleanup()
 
 
+TRUNCATE_ATTEMPTS = 30
+
+
 @pytest.fixture(autouse=True)
 async def _empty_tables(database_url: str) -> AsyncIterator[None]:
     yield
@@ -68,13 +71,17 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
         )
         if tables:
             names = ", ".join(f'"{t["schemaname"]}"."{t["tablename"]}"' for t in tables)
-            # Live relays may hold row locks for a moment; TRUNCATE can then lose a deadlock: try again.
-            for attempt in range(5):
+            # Live processes may hold locks for a moment; TRUNCATE can then lose a deadlock: try again. It never
+            # waits long in the lock queue either: every query of the live processes would queue behind it, and
+            # one of them may hold a transaction open while it waits on another process's HTTP request that waits
+            # on that queue (a cycle across processes PostgreSQL cannot see).
+            await connection.execute("SET lock_timeout = '1s'")
+            for attempt in range(TRUNCATE_ATTEMPTS):
                 try:
                     await connection.execute(f"TRUNCATE {names} CASCADE")
                     break
                 except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
-                    if attempt == 4:
+                    if attempt == TRUNCATE_ATTEMPTS - 1:
                         raise
                     await asyncio.sleep(0.2)
     finally:
@@ -128,7 +135,13 @@ async def apps(database_url: str, jwt_key_file: Path) -> AsyncIterator[dict[str,
         http_transport=transport,
     )
     built["booking"] = create_booking_app(
-        BookingSettings(**common, catalog_url=internal_url("catalog"), notify_url=internal_url("notify")),
+        BookingSettings(
+            **common,
+            catalog_url=internal_url("catalog"),
+            notify_url=internal_url("notify"),
+            # Tests sweep no-shows by hand (`NoShowSweep.run_once`), like they deliver events.
+            no_show_sweep_interval_s=0,
+        ),
         http_transport=transport,
     )
     built["notify"] = create_notify_app(

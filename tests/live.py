@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,12 +18,29 @@ from learncity.devrunner import peer_environment
 from learncity.mailsink import StoredMail, mail_files, read_mail, running_sink
 from shared.topology import SERVICES, owner_of
 
+# Ports the tests' servers listen on come from below the kernel's ephemeral range (32768 and up here), where
+# no outgoing connection can take one between the check and the server's bind (a port the kernel hands out
+# with bind(0) is an ephemeral one, and a client's connection took such a port from `learncity up` once).
+_LISTEN_PORTS = range(20000, 32700)
 
-def free_port() -> int:
+
+def free_port(count: int = 1) -> int:
+    """The first of `count` consecutive ports that are free now, chosen at random (two tests asking at the
+    same moment get different ones)."""
+    for _ in range(200):
+        first = random.choice(_LISTEN_PORTS)
+        if all(_is_free(port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def _is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_healthy(
@@ -173,6 +191,9 @@ class LiveSystem:
             # Load tests race hundreds of people; the abuse limits are raised as the contract allows.
             "BOOKING_RATE_PER_MINUTE": "100000",
             "BOOKING_MAX_ACTIVE_PER_PERSON": "1000",
+            # The suite empties the tables between tests while these processes run: a no-show sweep reading
+            # bookings, check-ins and sessions in the middle of that TRUNCATE would deadlock with it.
+            "BOOKING_NO_SHOW_SWEEP_INTERVAL_S": "0",
         }
         with contextlib.ExitStack() as stack:
             if mail_dir is not None:

@@ -16,6 +16,7 @@ import pytest
 from deploy.render import settings_class
 from learncity.devrunner import PEERS, public_base_url, service_environment
 from shared.topology import SERVICES
+from tests.live import free_port
 from tests.support import PASSWORD, new_email
 
 # The gateway's port and one for each service after it.
@@ -24,22 +25,7 @@ PORTS_USED = 1 + len(SERVICES)
 
 def _free_base_port() -> int:
     """A port such that it and the next ones, one per service, are free."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base: int = probe.getsockname()[1]
-        if base > 65000:
-            continue
-        ports_free = True
-        for port in range(base, base + PORTS_USED):
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError:
-                    ports_free = False
-        if ports_free:
-            return base
-    raise RuntimeError(f"no {PORTS_USED} consecutive free ports")
+    return free_port(PORTS_USED)
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> float:

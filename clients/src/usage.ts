@@ -102,6 +102,8 @@ export function bookingMessage(booking: BookingOut): string {
       return `On the waitlist at position ${booking.waitlist_position ?? "?"}`;
     case "cancelled":
       return `Cancelled at ${booking.cancelled_at ?? "an unknown time"}`;
+    case "no_show":
+      return "Not checked in by the end of the session: counted as a no-show";
     default: {
       const unhandled: never = booking.status;
       return unhandled;

@@ -7,12 +7,16 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.booking.attendance.service import NoShowSweep
+from services.booking.attendance.worker import no_show_sweeper
 from services.booking.availability.endpoints import router as availability_router
 from services.booking.bookings.endpoints import router as bookings_router
 from services.booking.checkins.endpoints import router as checkins_router
 from services.booking.inventory.service import session_event_handler
 from services.booking.janitor import janitor
 from services.booking.learning_records.endpoints import router as learning_records_router
+from services.booking.lines.endpoints import router as lines_router
+from services.booking.lines.service import membership_handler
 from services.booking.models import SCHEMA, event_tables
 from services.booking.people.endpoints import router as people_router
 from services.booking.people.service import erasure_handler
@@ -41,10 +45,14 @@ def create_app(
         entered = app.state.bookings_entered
         handlers = dict.fromkeys(SESSION_EVENTS, session_event_handler(outbox, entered))
         handlers["person.erased"] = erasure_handler(outbox, entered)
+        handlers["membership.changed"] = membership_handler(outbox, entered)
         async with (
             driver_pool(app.state, settings, application_name="learncity-booking-hot-path"),
             service_events(app, producer=SCHEMA, tables=event_tables, handlers=handlers),
             janitor(app.state.database, settings.janitor_interval_s),
+            no_show_sweeper(
+                NoShowSweep(app.state.database, app.state.outbox, entered, settings), settings.no_show_sweep_interval_s
+            ),
         ):
             yield
 
@@ -56,9 +64,11 @@ def create_app(
         "code; and the lifelong learning record each check-in adds to. Sessions come from the catalog "
         "(`session.*` events, or asked on a miss); seat figures go back as `availability.changed`, and every "
         "booking change goes to notify as `booking.*`. A person's erasure (`person.erased`) cancels their "
-        "bookings and keeps only aggregates without their identity.",
+        "bookings and keeps only aggregates without their identity; a member leaving an organization "
+        "(`membership.changed`) gives the seats it named them to back to its bookings.",
         routers=[
             bookings_router,
+            lines_router,
             availability_router,
             checkins_router,
             learning_records_router,

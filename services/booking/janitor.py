@@ -1,9 +1,7 @@
 """Background clean-up: expired idempotency keys and finished rate windows (lazy, in small batches)."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 import structlog
 
@@ -11,6 +9,7 @@ from services.booking.idempotency.repository import IdempotencyKeyRepository
 from services.booking.limits.repository import RateWindowRepository
 from services.booking.limits.service import RATE_WINDOW
 from shared.db import Database, utcnow
+from shared.tasks import running
 
 logger = structlog.get_logger(__name__)
 
@@ -35,13 +34,5 @@ async def _run(database: Database, interval_s: float) -> None:
             logger.warning("janitor_failed", error=repr(exc))
 
 
-@asynccontextmanager
-async def janitor(database: Database, interval_s: float) -> AsyncIterator[None]:
-    task = asyncio.create_task(_run(database, interval_s), name="booking-janitor") if interval_s > 0 else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+def janitor(database: Database, interval_s: float) -> AbstractAsyncContextManager[None]:
+    return running(_run(database, interval_s)) if interval_s > 0 else nullcontext()

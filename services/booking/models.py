@@ -20,9 +20,10 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Uuid,
 )
 from sqlalchemy import text as sql
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import IdMixin, TimestampMixin, service_metadata
@@ -31,10 +32,18 @@ from shared.events.tables import define_event_tables
 SCHEMA = "booking"
 
 SESSION_STATUSES = ("scheduled", "cancelled")
-BOOKING_STATUSES = ("confirmed", "waitlisted", "cancelled")
+# no_show: confirmed, not checked in by the session's end plus the grace period (never credited).
+BOOKING_STATUSES = ("confirmed", "waitlisted", "cancelled", "no_show")
 ACTIVE_STATUSES = ("confirmed", "waitlisted")
 MAX_SEATS_PER_BOOKING = 10
+# The hard ceiling of an organization block's seats; `BOOKING_ORGANIZATION_MAX_SEATS` (default 50) is the
+# cap people meet, and may be raised up to this.
+MAX_SEATS_PER_ORGANIZATION_BOOKING = 1000
 ACTIVE_PREDICATE = "status IN ('confirmed', 'waitlisted')"
+# The bookings a person's active-bookings limit counts: their own, not the member lines an organization
+# booked for them (a line never counts against the coordinator either: it is the member's).
+COUNTED_PREDICATE = f"{ACTIVE_PREDICATE} AND block_id IS NULL"
+ASSIGNMENT_ACTIONS = ("assigned", "reassigned", "unassigned")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -79,19 +88,38 @@ class Inventory(BookingBase):
 
 
 class Booking(IdMixin, TimestampMixin, BookingBase):
+    """A person's booking; or an organization's block of seats (`organization_id`, booked by a coordinator:
+    `person_id`); or one member line of a block (`block_id`): one seat of the block, held by the named
+    member, with its own check-in code, status and learning-record credit. A line's seat is counted once,
+    in its block's `seats` (the inventory never counts lines again)."""
+
     __tablename__ = "bookings"
     __table_args__ = (
-        CheckConstraint(f"seats BETWEEN 1 AND {MAX_SEATS_PER_BOOKING}", name="seats_range"),
+        CheckConstraint(f"seats BETWEEN 1 AND {MAX_SEATS_PER_ORGANIZATION_BOOKING}", name="seats_range"),
+        CheckConstraint(
+            f"organization_id IS NOT NULL OR seats <= {MAX_SEATS_PER_BOOKING}", name="personal_seats_range"
+        ),
+        CheckConstraint("block_id IS NULL OR (seats = 1 AND organization_id IS NOT NULL)", name="line_is_one_seat"),
         CheckConstraint(_in("status", BOOKING_STATUSES), name="status_known"),
         # Exactly the confirmed bookings carry a check-in code; every waitlisted one has its place in line.
         CheckConstraint("(status = 'confirmed') = (checkin_code IS NOT NULL)", name="code_iff_confirmed"),
         CheckConstraint("status <> 'waitlisted' OR waitlist_seq IS NOT NULL", name="waitlisted_has_seq"),
+        # One active seat-holding booking (own or member line) per person and session: an organization's block
+        # is the organization's, so its coordinator may also hold a seat of their own, or a line of it.
         Index(
             "uq_bookings_active_session_person",
             "session_id",
             "person_id",
             unique=True,
-            postgresql_where=sql(ACTIVE_PREDICATE),
+            postgresql_where=sql(f"{ACTIVE_PREDICATE} AND (organization_id IS NULL OR block_id IS NOT NULL)"),
+        ),
+        # One active block per organization and session (more seats: a larger block).
+        Index(
+            "uq_bookings_active_session_organization",
+            "session_id",
+            "organization_id",
+            unique=True,
+            postgresql_where=sql(f"{ACTIVE_PREDICATE} AND organization_id IS NOT NULL AND block_id IS NULL"),
         ),
         Index("uq_bookings_session_id_waitlist_seq", "session_id", "waitlist_seq", unique=True),
         # The head of a session's waitlist, and positions (count of those ahead), straight from the index.
@@ -99,14 +127,23 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
         Index("ix_bookings_person_id_id", "person_id", "id"),
         # A person's active bookings whose session has not ended (the active-bookings limit, checked by every
         # booking): one range scan of this index, no join to the sessions (see `session_ends_at`).
-        Index("ix_bookings_active_person", "person_id", "session_ends_at", postgresql_where=sql(ACTIVE_PREDICATE)),
+        Index("ix_bookings_active_person", "person_id", "session_ends_at", postgresql_where=sql(COUNTED_PREDICATE)),
         Index("ix_bookings_session_id_id", "session_id", "id"),
+        Index("ix_bookings_block_id", "block_id", postgresql_where=sql("block_id IS NOT NULL")),
+        # The no-show sweep: confirmed bookings by when their session ends.
+        Index("ix_bookings_confirmed_ends", "session_ends_at", postgresql_where=sql("status = 'confirmed'")),
+        # A person's no-shows over the window (their standing).
+        Index("ix_bookings_no_show_person", "person_id", "session_ends_at", postgresql_where=sql("status = 'no_show'")),
     )
 
     session_id: Mapped[UUID] = mapped_column(ForeignKey("inventory.session_id"))
-    # Who booked (for an organization booking: the coordinator who made it).
+    # Who booked (for an organization block: the coordinator who made it; for a line: the member).
     person_id: Mapped[UUID]
     organization_id: Mapped[UUID | None]
+    # A member line: the block it is a seat of.
+    block_id: Mapped[UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    # A waitlisted block's named members: their lines are made when the block is confirmed.
+    pending_members: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid), server_default=sql("'{}'"), default=list)
     seats: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(16))
     # The session's `inventory.ends_at`, copied when the booking is made and kept equal when the session
@@ -139,6 +176,41 @@ class Checkin(BookingBase):
     minutes: Mapped[int] = mapped_column(Integer)
     checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     checked_in_by: Mapped[UUID]
+
+
+class LineAssignment(BookingBase):
+    """The audit of a block's seats: who was named to a seat, replaced or removed, by whom, and when."""
+
+    __tablename__ = "line_assignments"
+    __table_args__ = (
+        CheckConstraint(_in("action", ASSIGNMENT_ACTIONS), name="action_known"),
+        Index("ix_line_assignments_block_id_at", "block_id", "at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    block_id: Mapped[UUID] = mapped_column(ForeignKey("bookings.id"))
+    # The line made (assigned, reassigned) or cancelled (unassigned).
+    line_id: Mapped[UUID] = mapped_column(ForeignKey("bookings.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[UUID]  # who holds (or held, unassigned) the seat
+    previous_person_id: Mapped[UUID | None]  # reassigned: who held it before
+    by_person_id: Mapped[UUID]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Restriction(BookingBase):
+    """A person whose no-shows reached `BOOKING_NO_SHOW_THRESHOLD` within the window: until `restricted_until`
+    they may hold at most `max_active` active bookings. Kept by the no-show sweep; read by every booking (one
+    primary-key probe of a small table)."""
+
+    __tablename__ = "restrictions"
+    __table_args__ = (CheckConstraint("max_active >= 0", name="max_active_not_negative"),)
+
+    person_id: Mapped[UUID] = mapped_column(primary_key=True)
+    max_active: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    restricted_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKey(BookingBase):

@@ -18,6 +18,7 @@ BOOKING_EVENT_TYPES = {
     "confirmed": "booking.confirmed",
     "waitlisted": "booking.waitlisted",
     "cancelled": "booking.cancelled",
+    "no_show": "booking.no_show",
 }
 
 
@@ -38,6 +39,7 @@ def booking_changed(booking: Any, cause: BookingCause) -> BookingChanged:
         cause=cause,
         waitlist_position=booking.waitlist_position if booking.status == "waitlisted" else None,
         checkin_code=booking.checkin_code if booking.status == "confirmed" else None,
+        block_id=getattr(booking, "block_id", None),
     )
 
 
@@ -115,7 +117,8 @@ CONFIRMED_OUTBOX_CTES = _outbox_ctes(
     payload="""jsonb_build_object(
                 'booking_id', booked.id, 'session_id', booked.session_id, 'person_id', booked.person_id,
                 'organization_id', booked.organization_id, 'seats', booked.seats, 'status', 'confirmed',
-                'cause', 'booked', 'waitlist_position', NULL, 'checkin_code', booked.checkin_code)""",
+                'cause', 'booked', 'waitlist_position', NULL, 'checkin_code', booked.checkin_code,
+                'block_id', NULL)""",
 )
 CONFIRMED_OUTBOX_BINDS = (bindparam("confirmed_subscribers", type_=ARRAY(String)),)
 

@@ -3,7 +3,8 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from services.booking.models import MAX_SEATS_PER_ORGANIZATION_BOOKING
+from shared.settings import ServiceSettings, TimeZoneName
 
 
 class BookingSettings(ServiceSettings):
@@ -23,12 +24,33 @@ class BookingSettings(ServiceSettings):
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
     # Check-in opens this long before a session starts and closes when it ends.
     checkin_opens_before_s: int = Field(default=3600, ge=0)
+    # Organization blocks: at most this many seats per booking (personal bookings: 1..10).
+    organization_max_seats: int = Field(default=50, ge=1, le=MAX_SEATS_PER_ORGANIZATION_BOOKING)
+    # No-shows: a confirmed booking (own or member line; never an organization block) not checked in by its
+    # session's end plus this grace becomes `no_show`, swept every `no_show_sweep_interval_s` (0: never).
+    no_show_grace_s: int = Field(default=1800, ge=0)
+    no_show_sweep_interval_s: float = Field(default=60.0, ge=0)
+    # The fairness rule: `no_show_threshold` no-shows within `no_show_window_days` restrict the person to
+    # `no_show_max_active` active bookings, until fewer than the threshold remain within the window.
+    no_show_window_days: int = Field(default=90, ge=1, le=3650)
+    no_show_threshold: int = Field(default=3, ge=1)
+    no_show_max_active: int = Field(default=2, ge=0)
+    # The city's time zone: organization reports count months in its wall time.
+    timezone: TimeZoneName = "Asia/Shanghai"
     # How often expired idempotency keys and old rate windows are deleted (0: never, e.g. in tests).
     janitor_interval_s: float = Field(default=600.0, ge=0)
 
     @property
     def idempotency_ttl(self) -> timedelta:
         return timedelta(seconds=self.idempotency_ttl_s)
+
+    @property
+    def no_show_grace(self) -> timedelta:
+        return timedelta(seconds=self.no_show_grace_s)
+
+    @property
+    def no_show_window(self) -> timedelta:
+        return timedelta(days=self.no_show_window_days)
 
     @property
     def checkin_opens_before(self) -> timedelta:

@@ -19,11 +19,12 @@ from services.notify.people.endpoints import router as people_router
 from services.notify.preferences.endpoints import router as preferences_router
 from services.notify.reminders.worker import ReminderWorker
 from services.notify.settings import NotifySettings
-from services.notify.workers import listen, run_forever, running
+from services.notify.workers import listen, run_forever
 from shared.app import ServiceSpec, create_service_app
 from shared.db import driver_url
 from shared.events.inbox import inbox_router
 from shared.events.wiring import service_events
+from shared.tasks import running
 
 DESCRIPTION = (
     "Tells people what happened to their bookings and sessions: booking confirmed (with the check-in QR "
@@ -31,8 +32,9 @@ DESCRIPTION = (
     "and reminders before each confirmed session (by default 24 hours and 2 hours before). Every notice "
     "lands in the in-app inbox and, unless turned off, goes by email in the person's language (zh-CN or "
     "en) with the booking's .ics attached. Each notice is made once per person and cause, whatever the "
-    "event redelivery. A secret, rotatable calendar feed holds each person's confirmed sessions. notify "
-    "learns from `booking.*`, `session.*` and `person.erased` events."
+    "event redelivery. A secret, rotatable calendar feed holds each person's confirmed sessions. An "
+    "organization's invitation is mailed once to the invited address, with its single-use link. notify learns "
+    "from `booking.*`, `session.*`, `invitation.created` and `person.erased` events."
 )
 
 

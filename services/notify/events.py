@@ -1,5 +1,6 @@
 """What notify does with the events it receives: keep its projections of sessions and bookings, arm and
-drop reminders, and make the notices each change calls for (each once per person and cause).
+drop reminders, make the notices each change calls for (each once per person and cause), and mail each
+invitation once.
 
 `booking.*` events are applied a batch at a time (a few statements for the whole batch: notify keeps up
 with booking's rate). A handler that cannot finish (the catalog or orgs down) raises: the inbox rolls its
@@ -13,6 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.context import NotifyContext
+from services.notify.invitations.service import mail_invitation
 from services.notify.messages import CancelledBy, NoticeKind
 from services.notify.models import AnyRow
 from services.notify.notifications.service import Draft, post_notices
@@ -24,11 +26,16 @@ from services.notify.reminders.service import Seat, arm
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.events.inbox import Handler, SetHandler
-from shared.events.schemas import BookingChanged, EventEnvelope, PersonErased, SessionSnapshot
+from shared.events.schemas import BookingChanged, EventEnvelope, InvitationCreated, PersonErased, SessionSnapshot
 
 SESSION_EVENTS = ("session.scheduled", "session.updated", "session.cancelled")
-BOOKING_EVENTS = ("booking.confirmed", "booking.waitlisted", "booking.cancelled")
-_CANCELLED_BY: Mapping[str, CancelledBy] = {"by_owner": "by_owner", "by_org_admin": "by_org_admin"}
+BOOKING_EVENTS = ("booking.confirmed", "booking.waitlisted", "booking.cancelled", "booking.no_show")
+_CANCELLED_BY: Mapping[str, CancelledBy] = {
+    "by_owner": "by_owner",
+    "by_org_admin": "by_org_admin",
+    "unassigned": "unassigned",
+    "left_organization": "left_organization",
+}
 
 
 def session_cancelled_cause(session_id: UUID) -> str:
@@ -160,10 +167,16 @@ async def _cancelled_sessions(
 
 def _booking_draft(booking: BookingChanged, session: AnyRow) -> Draft | None:
     """The notice a booking's event calls for (None: nothing to tell)."""
+    if booking.status == "no_show":
+        return None  # the projection records it (no reminder, no calendar event); the person is not told
     kind: NoticeKind
     cause = None
+    # A member line: a seat of an organization block, named for this person by its coordinator.
+    organization_seat = booking.block_id is not None
     if booking.status == "confirmed":
-        kind = "waitlist_promoted" if booking.cause == "promoted" else "booking_confirmed"
+        # A line made when its waiting block was promoted is still a seat the organization booked for them.
+        promoted = booking.cause == "promoted" and not organization_seat
+        kind = "waitlist_promoted" if promoted else "booking_confirmed"
     elif booking.status == "waitlisted":
         kind = "booking_waitlisted"
     elif booking.cause == "session_cancelled":
@@ -184,11 +197,16 @@ def _booking_draft(booking: BookingChanged, session: AnyRow) -> Draft | None:
         waitlist_position=booking.waitlist_position if booking.status == "waitlisted" else None,
         cancelled_by="session_cancelled" if cancelled else _CANCELLED_BY.get(booking.cause),
         cancel_reason=session.cancel_reason if cancelled else None,
+        organization_seat=organization_seat,
     )
 
 
 async def on_person_erased(db: AsyncSession, envelope: EventEnvelope) -> None:
     await erase_person(db, PersonErased.model_validate(envelope.payload).person_id)
+
+
+async def on_invitation_created(db: AsyncSession, envelope: EventEnvelope, *, context: NotifyContext) -> None:
+    await mail_invitation(db, context, InvitationCreated.model_validate(envelope.payload))
 
 
 def event_handlers(context: NotifyContext) -> dict[str, Handler]:
@@ -198,4 +216,5 @@ def event_handlers(context: NotifyContext) -> dict[str, Handler]:
         **dict.fromkeys(SESSION_EVENTS, session_handler),
         **dict.fromkeys(BOOKING_EVENTS, booking_handler),
         "person.erased": on_person_erased,
+        "invitation.created": partial(on_invitation_created, context=context),
     }

@@ -2,7 +2,8 @@
 each person's preferences, reminders, mail to send and calendar feeds.
 
 Exactly-once lives here: one notice per (person, cause) (UNIQUE), one reminder per (booking, offset)
-(primary key); a reminder or a mail is claimed by one worker at a time (`FOR UPDATE SKIP LOCKED`)."""
+(primary key), one mail per invitation (UNIQUE); a reminder or a mail is claimed by one worker at a time
+(`FOR UPDATE SKIP LOCKED`)."""
 
 from datetime import datetime
 from typing import Any, cast, get_args
@@ -36,7 +37,7 @@ SCHEMA = "notify"
 LANGUAGES: tuple[str, ...] = get_args(Language)
 NOTICE_KINDS: tuple[str, ...] = get_args(NoticeKind)
 SESSION_STATUSES = ("scheduled", "cancelled")
-HOLDING_STATUSES = ("confirmed", "waitlisted", "cancelled")
+HOLDING_STATUSES = ("confirmed", "waitlisted", "cancelled", "no_show")
 MAIL_STATUSES = ("pending", "sent", "failed")
 MAX_REMINDERS = 5
 MIN_REMINDER_MINUTES = 5
@@ -107,7 +108,8 @@ class Session(NotifyBase):
 
 
 class Holding(NotifyBase):
-    """A booking as its `booking.*` events told it: who holds seats (or waits) for which session."""
+    """A booking as its `booking.*` events told it: who holds seats (or waits) for which session, and how
+    it ended (cancelled, or no_show: not checked in by the session's end and booking's grace period)."""
 
     __tablename__ = "holdings"
     __table_args__ = (
@@ -173,28 +175,45 @@ class Reminder(NotifyBase):
 
 
 class Mail(NotifyBase):
-    """An email to send: its words rendered when its notice was made (in the person's language); its
-    attachments (the booking's .ics, the check-in QR) made from the notice's `facts` when it is sent, so
-    the event handler that makes the notice does not pay for them. The mail worker leases due pending
-    rows (moves `next_attempt_at` ahead and commits) before sending, so no lock is held over SMTP."""
+    """An email to send: a notice's (to its person) or an invitation's (to an address that may have no
+    account yet). Its words are rendered when it is queued (in the reader's language); a notice's
+    attachments (the booking's .ics, the check-in QR) are made from the notice's `facts` when it is sent,
+    so the event handler that makes the notice does not pay for them. The mail worker leases due pending
+    rows (moves `next_attempt_at` ahead and commits) before sending, so no lock is held over SMTP.
+
+    An invitation's mail carries the invitee's token in its link: once sent or given up it keeps only its
+    key and outcome (address and words NULL), so notify holds the token no longer than the mail needs."""
 
     __tablename__ = "mails"
     __table_args__ = (
         CheckConstraint(_in("status", MAIL_STATUSES), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "(invitation_id IS NULL AND notification_id IS NOT NULL AND person_id IS NOT NULL AND facts IS NOT NULL)"
+            " OR (invitation_id IS NOT NULL AND notification_id IS NULL AND person_id IS NULL AND facts IS NULL)",
+            name="notice_or_invitation",
+        ),
+        CheckConstraint(
+            "num_nulls(to_address, subject, text_body, html_body)"
+            " = CASE WHEN invitation_id IS NOT NULL AND status <> 'pending' THEN 4 ELSE 0 END",
+            name="invitation_forgotten_when_done",
+        ),
         Index("ix_mails_due", "next_attempt_at", "id", postgresql_where=sql("status = 'pending'")),
         Index("ix_mails_person_id", "person_id"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
-    notification_id: Mapped[UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), unique=True)
-    person_id: Mapped[UUID]
-    to_address: Mapped[str] = mapped_column(String(320))
+    notification_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), unique=True
+    )
+    invitation_id: Mapped[UUID | None] = mapped_column(unique=True)
+    person_id: Mapped[UUID | None]
+    to_address: Mapped[str | None] = mapped_column(String(320))
     to_name: Mapped[str | None] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(Text)
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str] = mapped_column(Text)
-    facts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    subject: Mapped[str | None] = mapped_column(Text)
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql("now()"))

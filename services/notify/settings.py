@@ -8,6 +8,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from shared.settings import ServiceSettings, TimeZoneName
 
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+# Where NOTIFY_INVITATION_URL puts the invitation's token.
+INVITATION_TOKEN = "{token}"
 
 
 class NotifySettings(ServiceSettings):
@@ -47,6 +49,9 @@ class NotifySettings(ServiceSettings):
     public_base_url: str = ""
     # A person's contact (email, name, language) from orgs is reused this long before it is asked again.
     contact_cache_s: float = Field(default=3600.0, ge=0)
+    # The link an invitation's mail carries: `{token}` becomes the invitation's token (the page behind it
+    # accepts it: `POST /v1/organizations/invitations/accept`, or registers with `invitation_token`).
+    invitation_url: str = "http://127.0.0.1:8000/join?token={token}"
 
     @field_validator("reminder_minutes_before", mode="before")
     @classmethod
@@ -82,6 +87,15 @@ class NotifySettings(ServiceSettings):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("invitation_url")
+    @classmethod
+    def _invitation_link(cls, value: str) -> str:
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or INVITATION_TOKEN not in value:
+            raise ValueError(f"invitation_url must be an http(s) URL holding {INVITATION_TOKEN}, not {value!r}")
         return value
 
     @property

@@ -3,8 +3,7 @@ NOTIFY of the transaction that queued it, and polled in case a wake-up is missed
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import structlog
@@ -60,17 +59,3 @@ async def listen(dsn: str, channel: str, wake: asyncio.Event) -> None:
             if connection is not None and not connection.is_closed():
                 connection.terminate()
         await asyncio.sleep(1.0)
-
-
-@asynccontextmanager
-async def running(*coroutines: Awaitable[None]) -> AsyncIterator[None]:
-    """Run the coroutines as tasks while the block lasts; cancel them after."""
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

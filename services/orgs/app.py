@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.orgs.auth.endpoints import jwks_router
 from services.orgs.auth.endpoints import router as auth_router
+from services.orgs.joining.endpoints import router as joining_router
 from services.orgs.keys import SigningKeys
 from services.orgs.models import SCHEMA, event_tables
 from services.orgs.organizations.endpoints import router as organizations_router
@@ -32,7 +33,8 @@ def create_app(
     @asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         app.state.signing_keys = signing_keys
-        # Orgs publishes (person.erased) and subscribes to nothing: no handlers, no inbox route.
+        # Orgs publishes (person.erased, membership.changed, invitation.created, join_request.changed) and
+        # subscribes to nothing: no handlers, no inbox route.
         async with service_events(app, producer=SCHEMA, tables=event_tables, handlers={}):
             yield
 
@@ -41,9 +43,21 @@ def create_app(
         title="Learning City: orgs",
         description="People, sign-in (OAuth2 password grant, rotating refresh tokens), organizations and "
         "their members. Issues the EdDSA access tokens every service verifies against `/.well-known/jwks.json`. "
+        "Admins invite by email (a single-use, expiring link that works without an account) and answer join "
+        "requests; members leave on their own; every membership change is an event (`membership.changed`). "
         "A person's data is theirs: `GET /v1/me/export` gathers it from every service, `DELETE /v1/me` erases it "
         "everywhere (`person.erased` to booking and notify).",
-        routers=[auth_router, jwks_router, organizations_router, people_router, privacy_router, internal_router],
+        # joining before organizations: `/v1/organizations/invitations/accept` is matched before any
+        # `/v1/organizations/{organization_id}/...` route could try to read `invitations` as an id.
+        routers=[
+            auth_router,
+            jwks_router,
+            joining_router,
+            organizations_router,
+            people_router,
+            privacy_router,
+            internal_router,
+        ],
         openapi_tags=[
             {"name": "auth", "description": "Accounts and tokens"},
             {"name": "organizations", "description": "Community, workplace and other learning organizations"},

@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.orgs.auth.language import Language
 from shared.db import IdMixin, TimestampMixin, service_metadata
+from shared.events.schemas import JoinRequestStatus
 from shared.events.tables import define_event_tables
 
 SCHEMA = "orgs"
@@ -86,6 +87,71 @@ class Membership(TimestampMixin, OrgsBase):
     organization_id: Mapped[UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
+
+
+INVITED_ROLES = ("admin", "coordinator", "member")  # an organization has one owner, its creator
+JOIN_REQUEST_STATUSES: tuple[str, ...] = get_args(JoinRequestStatus)
+
+
+class Invitation(IdMixin, TimestampMixin, OrgsBase):
+    """An admin's invitation of an email address: a single-use token (stored as its SHA-256, sent only by
+    mail) that makes whoever presents it before `expires_at` a member with `role`."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(_in("role", INVITED_ROLES), name="role_known"),
+        CheckConstraint("(accepted_at IS NULL) = (accepted_by IS NULL)", name="accepted_together"),
+        CheckConstraint("accepted_at IS NULL OR revoked_at IS NULL", name="accepted_or_revoked"),
+        Index("ix_invitations_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_invitations_email_lower", func.lower(text("email"))),
+        # One open (neither accepted nor revoked) invitation per organization and address: a new one revokes
+        # the older first, so an old mail's link stops working.
+        Index(
+            "uq_invitations_open",
+            "organization_id",
+            func.lower(text("email")),
+            unique=True,
+            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+        ),
+    )
+
+    organization_id: Mapped[UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[UUID | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_by: Mapped[UUID | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Revoked by an admin, or superseded by a newer invitation of the same address.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JoinRequest(IdMixin, TimestampMixin, OrgsBase):
+    """A person's request to join an organization, decided by its admins. One pending request per person and
+    organization (partial UNIQUE)."""
+
+    __tablename__ = "join_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", JOIN_REQUEST_STATUSES), name="status_known"),
+        CheckConstraint("message IS NULL OR char_length(message) <= 500", name="message_length"),
+        Index(
+            "uq_join_requests_pending",
+            "organization_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_join_requests_organization_id_status", "organization_id", "status", "created_at"),
+        Index("ix_join_requests_person_id", "person_id"),
+    )
+
+    organization_id: Mapped[UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    person_id: Mapped[UUID] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    status: Mapped[JoinRequestStatus] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[UUID | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
 
 
 class RefreshToken(IdMixin, TimestampMixin, OrgsBase):

@@ -11,10 +11,15 @@ class OrgsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ORGS_", extra="ignore", frozen=True)
 
     # Peers: `GET /v1/me/export` asks each for what it holds about the person; `person.erased` goes to both.
+    # Booking unassigns the member lines of people who leave an organization (`membership.changed`); notify
+    # mails invitations (`invitation.created`). `join_request.changed` has no subscriber yet.
     booking_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
     event_subscriptions: dict[str, list[str]] = Field(
-        default_factory=lambda: {"booking": ["person.erased"], "notify": ["person.erased"]}
+        default_factory=lambda: {
+            "booking": ["person.erased", "membership.changed"],
+            "notify": ["person.erased", "invitation.created"],
+        }
     )
     # PEM of the Ed25519 signing key. Required outside development; in development a key is
     # generated once and kept in `jwt_key_file` so tokens survive restarts.
@@ -26,6 +31,8 @@ class OrgsSettings(ServiceSettings):
     login_max_failures: int = 5
     login_failure_window_s: int = 900
     login_lockout_s: int = 300
+    # How long an invitation's emailed link works (ORGS_INVITATION_TTL_S; default 7 days).
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
 
     @model_validator(mode="after")
     def _require_signing_key(self) -> Self:

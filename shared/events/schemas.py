@@ -100,10 +100,24 @@ class AvailabilityChanged(BaseModel):
     waitlist_length: int
 
 
-# Why a booking entered its status. booked: a new booking (confirmed or waitlisted); promoted: a waitlisted
-# booking got its seats; by_owner / by_org_admin: cancelled by its holder / by an admin of the booking
-# organization; session_cancelled: its session was cancelled by the host; erased: its person was erased.
-BookingCause = Literal["booked", "promoted", "by_owner", "by_org_admin", "session_cancelled", "erased"]
+# Why a booking entered its status. booked: a new booking (confirmed or waitlisted), or a member named to a
+# seat of an organization block; promoted: a waitlisted booking got its seats; by_owner / by_org_admin:
+# cancelled by its holder / by an admin of the booking organization (or the block's coordinator);
+# session_cancelled: its session was cancelled by the host; erased: its person was erased; unassigned: a
+# member line whose seat went back to its block (the coordinator named someone else, or nobody);
+# left_organization: a member line of someone no longer in the organization; no_show: not checked in by the
+# session's end plus the grace period.
+BookingCause = Literal[
+    "booked",
+    "promoted",
+    "by_owner",
+    "by_org_admin",
+    "session_cancelled",
+    "erased",
+    "unassigned",
+    "left_organization",
+    "no_show",
+]
 
 
 class BookingChanged(BaseModel):
@@ -120,6 +134,55 @@ class BookingChanged(BaseModel):
     waitlist_position: int | None = None
     # booking.confirmed: the code the holder shows at the door (notify draws it as a QR code).
     checkin_code: str | None = None
+    # A member line: the organization block it is a seat of.
+    block_id: UUID | None = None
+
+
+# How someone's membership changed. joined: added by an admin, through an invitation, or by an accepted
+# request (`via`); left: they left on their own; removed: an admin removed them; role_changed: new `role`.
+MembershipChange = Literal["joined", "left", "removed", "role_changed"]
+MembershipVia = Literal["created", "added", "invitation", "request"]
+
+
+class MembershipChanged(BaseModel):
+    """Payload of membership.changed (aggregate: the organization, so one organization's changes keep their
+    order). `role` is the role held after the change (None once left or removed)."""
+
+    organization_id: UUID
+    person_id: UUID
+    change: MembershipChange
+    role: str | None
+    via: MembershipVia | None = None
+    by_person_id: UUID | None = None
+
+
+class InvitationCreated(BaseModel):
+    """Payload of invitation.created: what notify needs to mail the invitation. It carries the token (the
+    only way it travels is this mail), so the row is erased once delivered."""
+
+    invitation_id: UUID
+    organization_id: UUID
+    organization_name: dict[str, str]
+    email: str
+    role: str
+    token: str
+    expires_at: datetime
+    invited_by_name: str | None = None
+    language: str | None = None
+
+
+JoinRequestStatus = Literal["pending", "accepted", "refused", "withdrawn"]
+
+
+class JoinRequestChanged(BaseModel):
+    """Payload of join_request.changed: someone asked to join an organization, or the request was decided
+    (accepted, refused) or withdrawn (aggregate: the request)."""
+
+    request_id: UUID
+    organization_id: UUID
+    person_id: UUID
+    status: JoinRequestStatus
+    decided_by: UUID | None = None
 
 
 class PersonErased(BaseModel):
@@ -160,7 +223,11 @@ EVENT_TYPES: dict[str, EventType] = {
     "booking.confirmed": EventType(BookingChanged),
     "booking.waitlisted": EventType(BookingChanged),
     "booking.cancelled": EventType(BookingChanged),
+    "booking.no_show": EventType(BookingChanged),
     "person.erased": EventType(PersonErased, erase_when_delivered=True),
+    "membership.changed": EventType(MembershipChanged),
+    "invitation.created": EventType(InvitationCreated, erase_when_delivered=True),
+    "join_request.changed": EventType(JoinRequestChanged),
 }
 EVENT_PAYLOADS: dict[str, type[BaseModel]] = {name: event.payload for name, event in EVENT_TYPES.items()}
 COALESCIBLE_TYPES: frozenset[str] = frozenset(name for name, event in EVENT_TYPES.items() if event.coalescible)

@@ -1,9 +1,7 @@
 """Events for one service: its outbox, its inbox and its relay, built from its settings."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -14,6 +12,7 @@ from shared.events.outbox import Outbox
 from shared.events.relay import Relay, RelayPolicy
 from shared.events.tables import EventTables
 from shared.settings import ServiceSettings
+from shared.tasks import running
 
 
 def subscriber_urls(settings: ServiceSettings) -> dict[str, str]:
@@ -59,14 +58,8 @@ async def service_events(
     app.state.outbox = Outbox(tables, producer=producer, subscriptions=settings.event_subscriptions)
     app.state.inbox = Inbox(tables, handlers)
     app.state.relay = relay = build_relay(app, producer, tables)
-    task = asyncio.create_task(relay.run_forever(), name=f"{producer}-relay") if settings.relay_enabled else None
-    try:
+    async with running(relay.run_forever()) if settings.relay_enabled else nullcontext():
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def _outbox(request: Request) -> Outbox:

@@ -55,6 +55,7 @@ async def test_new_bookings_are_booked_confirmed_with_code_or_waitlisted_with_po
         "cause": "booked",
         "waitlist_position": None,
         "checkin_code": confirmed["checkin_code"],
+        "block_id": None,
     }
     assert [(p["waitlist_position"], p["checkin_code"]) for p in payloads[1:]] == [(1, None), (2, None)]
     assert [p["person_id"] for p in payloads] == [p.id for p in people]

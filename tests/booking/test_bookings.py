@@ -366,8 +366,9 @@ async def _insert_two_waitlisted_bookings_of_one_person(apps: dict[str, FastAPI]
 
 
 async def test_organization_bookings_by_coordinators(
-    client: httpx.AsyncClient, catalog: CatalogStandIn, mint: Mint
+    client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint
 ) -> None:
+    org_max_seats = apps["booking"].state.settings.organization_max_seats
     org = await organization(client, roles=("admin", "coordinator", "member"))
     session = await catalog.schedule(capacity=20)
     made = await book(client, org["coordinator"], session.session_id, seats=10, organization_id=org.id)
@@ -376,10 +377,15 @@ async def test_organization_bookings_by_coordinators(
     assert (body["person_id"], body["organization_id"], body["seats"]) == (org["coordinator"].id, org.id, 10)
     assert_problem(await book(client, org["member"], session.session_id, organization_id=org.id), 403)
     assert_problem(await book(client, mint(), session.session_id, organization_id=org.id), 403)
-    assert_problem(await book(client, org["admin"], session.session_id, seats=11, organization_id=org.id), 422)
+    too_many = org_max_seats + 1  # BOOKING_ORGANIZATION_MAX_SEATS
+    assert_problem(await book(client, org["admin"], session.session_id, seats=too_many, organization_id=org.id), 422)
+    # One active block per organization and session (a larger one replaces it: cancel, then book).
+    taken = assert_problem(await book(client, org["admin"], session.session_id, organization_id=org.id), 409)
+    assert taken["reason"] == "organization_block_exists"
     # Operators may book for any organization.
     operator = mint(roles=["operator"])
-    assert (await book(client, operator, session.session_id, organization_id=org.id)).status_code == 201
+    other = await organization(client, roles=())
+    assert (await book(client, operator, session.session_id, organization_id=other.id)).status_code == 201
     # The organization's admin reads and cancels it; a plain member cannot see it.
     booking_path = f"/v1/bookings/{body['id']}"
     admin_view = await client.get(booking_path, headers=org["admin"].headers)

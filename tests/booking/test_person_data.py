@@ -115,7 +115,7 @@ async def test_the_export_holds_every_booking_checkin_and_the_learning_record(
     await _check_in(client, mint(person_id=UUID(person.id), roles=["operator"]), other["checkin_code"])
 
     exported = await _export(client, person.id)
-    assert set(exported) == {"bookings", "checkins", "checkins_performed", "learning_record"}
+    assert set(exported) == {"bookings", "checkins", "checkins_performed", "seat_assignments", "learning_record"}
     by_id = {b["id"]: b for b in exported["bookings"]}
     assert list(by_id) == sorted(by_id)  # oldest first (time-ordered ids)
     assert set(by_id) == {attended["id"], waitlisted["id"], cancelled["id"], for_organization["id"]}
@@ -126,6 +126,7 @@ async def test_the_export_holds_every_booking_checkin_and_the_learning_record(
         "session_starts_at": soon.starts_at.isoformat().replace("+00:00", "Z"),
         "session_ends_at": soon.ends_at.isoformat().replace("+00:00", "Z"),
         "organization_id": None,
+        "block_id": None,
         "seats": 1,
         "status": "confirmed",
         "waitlist_position": None,

@@ -181,7 +181,8 @@ async def test_an_organization_booking_counts_and_is_limited_like_any_other(
     await _fill(client, catalog, coordinator, max_active - 1)
     session = await catalog.schedule(capacity=20)
     booking_id = await _booked(client, coordinator, session, seats=5, organization_id=org.id)
-    assert inserted_by[-1] == "careful, counting"  # the coordinator's role is the careful path's to check
+    # An organization's block is booked under the session's row lock (its lines are more than one row).
+    assert inserted_by[-1] == "locked, confirmed"
     ends, session_ends = await _ends_at(apps, booking_id)
     assert ends == session_ends == session.ends_at
     assert_problem(await book(client, coordinator, (await catalog.schedule()).session_id, organization_id=org.id), 429)
@@ -260,12 +261,13 @@ async def test_every_insert_path_fills_the_session_end(
     ]
     org = await organization(client, roles=("coordinator",))
     made.append(await _booked(client, org["coordinator"], session, organization_id=org.id))  # waitlisted too
-    assert inserted_by == ["fast path", "fast path", "waitlist", "waitlist"]
+    assert inserted_by == ["fast path", "fast path", "waitlist", "locked, waitlisted"]
     # The careful path as after a request of the same person interleaved: the person's row is locked (and
     # the request counted) first, then the booking statement runs holding it, without counting again.
+    monkeypatch.setattr(booking_service, "book_at_once", _never_books_at_once)
     monkeypatch.setattr(booking_service, "Attempt", partial(booking_service.Attempt, careful=True))
     other = await catalog.schedule(capacity=2)
-    made.append(await _booked(client, org["coordinator"], other, organization_id=org.id))
+    made.append(await _booked(client, mint(), other))
     assert inserted_by[-1] == "careful, person's row held"
     # The session's row locked (when the one-statement waitlist finds the session changed meanwhile).
     monkeypatch.setattr(BookingRepository, "waitlist_at_once", _never_waitlists_at_once)
@@ -278,6 +280,10 @@ async def test_every_insert_path_fills_the_session_end(
 
 
 async def _never_waitlists_at_once(self: BookingRepository, *args: Any) -> None:
+    return None
+
+
+async def _never_books_at_once(*args: Any) -> None:
     return None
 
 

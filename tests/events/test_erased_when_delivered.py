@@ -64,8 +64,8 @@ async def _rows(database: Database) -> list[Any]:
         return list((await session.execute(select(table).order_by(table.c.subscriber, table.c.id))).all())
 
 
-def test_only_person_erased_is_erased_when_delivered() -> None:
-    assert frozenset({"person.erased"}) == ERASED_WHEN_DELIVERED_TYPES
+def test_only_erasures_and_invitation_tokens_are_erased_when_delivered() -> None:
+    assert frozenset({"person.erased", "invitation.created"}) == ERASED_WHEN_DELIVERED_TYPES
 
 
 async def test_a_delivered_erasure_is_deleted_and_other_events_stay_delivered(

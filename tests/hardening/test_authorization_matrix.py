@@ -18,8 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.orgs.models import Person as PersonRow
+from services.orgs.models import event_tables as orgs_event_tables
 from shared.ids import new_id
 from tests.support import PASSWORD, Person, assert_problem, new_email, register_and_login
 
@@ -71,6 +73,8 @@ class World:
     wrong_org: str
     account_email: str
     deliver: Callable[[], Awaitable[int]]
+    # An invitation's token, as notify would mail it (read from orgs' outbox: it is in no response).
+    mailed_token: Callable[[str], Awaitable[str]]
     ids: dict[str, str] = field(default_factory=dict)
 
     def headers(self, actor: str) -> dict[str, str]:
@@ -132,7 +136,16 @@ async def world(
             assert added.status_code == 201, added.text
         actors |= {prefix + role: person for role, person in people.items()}
     account = await register_and_login(client, new_email("account"))
-    world = World(client, make, actors, orgs[""], orgs["wrong_"], account.email, deliver_events)
+
+    async def mailed_token(invitation_id: str) -> str:
+        outbox = orgs_event_tables.outbox
+        statement = select(outbox.c.payload["token"].astext).where(
+            outbox.c.type == "invitation.created", outbox.c.payload["invitation_id"].astext == invitation_id
+        )
+        async with apps["orgs"].state.database.sessionmaker() as session:
+            return str((await session.execute(statement.limit(1))).scalar_one())
+
+    world = World(client, make, actors, orgs[""], orgs["wrong_"], account.email, deliver_events, mailed_token)
     site = await world.post(
         "/v1/sites",
         {
@@ -197,6 +210,57 @@ async def _remove_member(w: World, actor: str) -> Request:
     return "DELETE", f"/v1/organizations/{w.org}/members/{leaver.id}", {}
 
 
+async def _invite(w: World, actor: str) -> Request:
+    return "POST", f"/v1/organizations/{w.org}/invitations", {"json": {"email": new_email("invitee"), "role": "member"}}
+
+
+async def _revoke_invitation(w: World, actor: str) -> Request:
+    invitation = await w.post(
+        f"/v1/organizations/{w.org}/invitations", {"email": new_email("invitee"), "role": "member"}
+    )
+    return "DELETE", f"/v1/organizations/{w.org}/invitations/{invitation['id']}", {}
+
+
+async def _founded(w: World) -> tuple[Person, str]:
+    """A new organization of someone who is none of the actors (so every actor is a non-member of it)."""
+    founder = await w.make()
+    organization = await w.post(
+        "/v1/organizations", {"name": "Elsewhere", "kind": "community"}, headers=founder.headers
+    )
+    return founder, organization["id"]
+
+
+async def _accept_invitation(w: World, actor: str) -> Request:
+    founder, organization_id = await _founded(w)
+    body = {"email": new_email("invitee"), "role": "member"}
+    invitation = await w.post(f"/v1/organizations/{organization_id}/invitations", body, headers=founder.headers)
+    return "POST", "/v1/organizations/invitations/accept", {"json": {"token": await w.mailed_token(invitation["id"])}}
+
+
+async def _ask_to_join(w: World, actor: str) -> Request:
+    _, organization_id = await _founded(w)
+    return "POST", f"/v1/organizations/{organization_id}/join-requests", {"json": {"message": "请让我加入"}}
+
+
+async def _join_request(w: World) -> str:
+    """The URL of a pending request to join the right organization, by someone who is none of the actors."""
+    asker = await w.make()
+    request = await w.post(f"/v1/organizations/{w.org}/join-requests", {}, headers=asker.headers)
+    return f"/v1/organizations/{w.org}/join-requests/{request['id']}"
+
+
+async def _accept_join_request(w: World, actor: str) -> Request:
+    return "POST", f"{await _join_request(w)}/accept", {"json": {"role": "member"}}
+
+
+async def _refuse_join_request(w: World, actor: str) -> Request:
+    return "POST", f"{await _join_request(w)}/refuse", {}
+
+
+async def _withdraw_join_request(w: World, actor: str) -> Request:
+    return "DELETE", await _join_request(w), {}
+
+
 async def _cancel_session(w: World, actor: str) -> Request:
     return "POST", f"/v1/sessions/{await w.session()}/cancel", {}
 
@@ -208,6 +272,39 @@ async def _book(w: World, actor: str) -> Request:
 
 async def _cancel_booking(w: World, actor: str) -> Request:
     return "POST", f"/v1/bookings/{(await w.booking())['id']}/cancel", {}
+
+
+async def _seats(w: World, *, named: int = 0) -> tuple[dict[str, Any], list[Person]]:
+    """An organization booking of 2 seats for the right organization by a coordinator of it who is none of
+    the actors, `named` of them named to new members of it, and one more new member named to none."""
+    coordinator, *members = [await w.make() for _ in range(named + 2)]
+    await w.post(f"/v1/organizations/{w.org}/members", {"email": coordinator.email, "role": "coordinator"})
+    for member in members:
+        await w.post(f"/v1/organizations/{w.org}/members", {"email": member.email, "role": "member"})
+    body = {"session_id": await w.session(), "seats": 2, "organization_id": w.org}
+    body["members"] = [m.id for m in members[:named]]
+    headers = {**coordinator.headers, "Idempotency-Key": str(new_id())}
+    return await w.post("/v1/bookings", body, headers=headers), members
+
+
+async def _assign_seat(w: World, actor: str) -> Request:
+    block, (newcomer,) = await _seats(w)
+    return "POST", f"/v1/bookings/{block['id']}/lines", {"json": {"person_id": newcomer.id}}
+
+
+async def _reassign_seat(w: World, actor: str) -> Request:
+    block, (_, newcomer) = await _seats(w, named=1)
+    return "POST", f"/v1/bookings/{block['lines'][0]['id']}/reassign", {"json": {"person_id": newcomer.id}}
+
+
+async def _unassign_seat(w: World, actor: str) -> Request:
+    block, _ = await _seats(w, named=1)
+    return "POST", f"/v1/bookings/{block['lines'][0]['id']}/unassign", {}
+
+
+async def _seat_assignments(w: World, actor: str) -> Request:
+    block, _ = await _seats(w, named=1)
+    return "GET", f"/v1/bookings/{block['id']}/assignments", {}
 
 
 async def _check_in(w: World, actor: str) -> Request:
@@ -269,6 +366,38 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("DELETE", "/v1/organizations/{organization_id}/members/{person_id}"): (
         _remove_member,
         row(signed_in=403, anonymous=401, right_admins=204),
+    ),
+    ("POST", "/v1/organizations/{organization_id}/invitations"): (
+        _invite,
+        row(signed_in=403, anonymous=401, right_admins=201),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/invitations"): (
+        fixed("GET", "/v1/organizations/{org}/invitations"),
+        ORG_ADMINS,
+    ),
+    ("DELETE", "/v1/organizations/{organization_id}/invitations/{invitation_id}"): (
+        _revoke_invitation,
+        row(signed_in=403, anonymous=401, right_admins=204),
+    ),
+    # Whoever holds the mailed token may use it (to an organization none of the actors is in).
+    ("POST", "/v1/organizations/invitations/accept"): (_accept_invitation, row(signed_in=200, anonymous=401)),
+    ("POST", "/v1/organizations/{organization_id}/join-requests"): (_ask_to_join, row(signed_in=201, anonymous=401)),
+    ("GET", "/v1/organizations/{organization_id}/join-requests"): (
+        fixed("GET", "/v1/organizations/{org}/join-requests"),
+        ORG_ADMINS,
+    ),
+    ("POST", "/v1/organizations/{organization_id}/join-requests/{request_id}/accept"): (
+        _accept_join_request,
+        row(signed_in=403, anonymous=401, right_admins=200),
+    ),
+    ("POST", "/v1/organizations/{organization_id}/join-requests/{request_id}/refuse"): (
+        _refuse_join_request,
+        row(signed_in=403, anonymous=401, right_admins=200),
+    ),
+    # Only the requester withdraws (admins refuse): anyone else's request does not exist for them.
+    ("DELETE", "/v1/organizations/{organization_id}/join-requests/{request_id}"): (
+        _withdraw_join_request,
+        row(signed_in=404, anonymous=401),
     ),
     ("GET", "/v1/people/{person_id}"): (
         fixed("GET", f"/v1/people/{new_id()}"),  # nobody: 404 to everyone signed in
@@ -352,9 +481,32 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         fixed("GET", "/v1/learning-records", params={"organization_id": "{org}"}),
         ORG_ADMINS,
     ),
+    ("GET", "/v1/learning-records/organizations-activity"): (
+        fixed("GET", "/v1/learning-records/organizations-activity"),
+        row(signed_in=403, anonymous=401, operator=200),  # operators only: the city's view
+    ),
     ("GET", "/v1/bookings/{booking_id}/checkin-qr.svg"): (
         fixed("GET", "/v1/bookings/{booking}/checkin-qr.svg"),
         row(signed_in=404, anonymous=401),  # the holder's only: for anyone else it does not exist
+    ),
+    # An organization booking's seats: the coordinator who booked it (none of the actors here), the
+    # organization's admins and operators manage them; host staff (the right coordinator) read but may not;
+    # for anyone else (other members too) it does not exist.
+    ("POST", "/v1/bookings/{block_id}/lines"): (
+        _assign_seat,
+        row(signed_in=404, anonymous=401, coordinator=403, right_admins=201),
+    ),
+    ("POST", "/v1/bookings/{line_id}/reassign"): (
+        _reassign_seat,
+        row(signed_in=404, anonymous=401, coordinator=403, right_admins=200),
+    ),
+    ("POST", "/v1/bookings/{line_id}/unassign"): (
+        _unassign_seat,
+        row(signed_in=404, anonymous=401, coordinator=403, right_admins=200),
+    ),
+    ("GET", "/v1/bookings/{block_id}/assignments"): (
+        _seat_assignments,
+        row(signed_in=404, anonymous=401, coordinator=403, right_admins=200),
     ),
     # notify
     ("GET", "/v1/notifications"): (fixed("GET", "/v1/notifications"), row(signed_in=200, anonymous=401)),

@@ -140,17 +140,21 @@ class Bookings:
         cause: BookingCause = "booked",
         seats: int = 1,
         position: int | None = None,
+        organization_id: UUID | None = None,
+        block_id: UUID | None = None,
     ) -> tuple[EventEnvelope, BookingChanged]:
+        """`block_id` (with `organization_id`): a member line, a seat of that organization block."""
         booking = BookingChanged(
             booking_id=booking_id or new_id(),
             session_id=session_id,
             person_id=UUID(str(person_id)),
-            organization_id=None,
+            organization_id=organization_id,
             seats=seats,
             status=status,
             cause=cause,
             waitlist_position=position if status == "waitlisted" else None,
             checkin_code=f"code-{new_id().hex}" if status == "confirmed" else None,
+            block_id=block_id,
         )
         return self.sender.envelope(f"booking.{status}", "booking", booking.booking_id, booking), booking
 
@@ -164,7 +168,13 @@ class Bookings:
 
     async def cancel(self, booking: BookingChanged, cause: BookingCause) -> BookingChanged:
         envelope, cancelled = self.event(
-            "cancelled", booking.person_id, booking.session_id, booking_id=booking.booking_id, cause=cause
+            "cancelled",
+            booking.person_id,
+            booking.session_id,
+            booking_id=booking.booking_id,
+            cause=cause,
+            organization_id=booking.organization_id,
+            block_id=booking.block_id,
         )
         assert await self.sender.deliver(envelope) == ["applied"]
         return cancelled
@@ -240,12 +250,26 @@ async def rows(app: FastAPI, sql: str, **params: Any) -> list[Any]:
         return list((await session.execute(text(sql), params)).all())
 
 
+async def naming(app: FastAPI, *needles: str) -> dict[str, int]:
+    """Rows of each notify table whose text names any of `needles`."""
+    tables = await rows(app, "SELECT tablename FROM pg_tables WHERE schemaname = 'notify'")
+    found: dict[str, int] = {}
+    for (table,) in tables:
+        condition = " OR ".join(f"r::text ILIKE :needle{index}" for index in range(len(needles)))
+        params = {f"needle{index}": f"%{needle}%" for index, needle in enumerate(needles)}
+        (count,) = (await rows(app, f'SELECT count(*) FROM notify."{table}" AS r WHERE {condition}', **params))[0]
+        if count:
+            found[table] = count
+    return found
+
+
 # ---- mail: an SMTP sink in-process, and a notify app that mails to it -------------------------------------
 
 
 @dataclass
 class SmtpSink:
-    """Accepts every recipient except `reject*@` (550, permanent) and `defer*@` (451, temporary)."""
+    """Accepts every recipient except `reject*@` (550, permanent) and `defer*@` (451, temporary), whose
+    replies quote the address as many servers' do."""
 
     messages: list[EmailMessage] = field(default_factory=list)
 
@@ -253,9 +277,9 @@ class SmtpSink:
         self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.startswith("reject"):
-            return "550 5.1.1 No such mailbox"
+            return f"550 5.1.1 <{address}>: No such mailbox"
         if address.startswith("defer"):
-            return "451 4.3.0 Mailbox busy, try again later"
+            return f"451 4.3.0 <{address}>: Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

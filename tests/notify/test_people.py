@@ -6,25 +6,21 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from tests.notify.conftest import INTERNAL, Bookings, Catalog, Mint, SmtpSink, hours_from_now, put_contact, rows
+from tests.notify.conftest import (
+    INTERNAL,
+    Bookings,
+    Catalog,
+    Mint,
+    SmtpSink,
+    hours_from_now,
+    naming,
+    put_contact,
+)
 from tests.support import Person, assert_problem
 
 
 def export_url(person: Person) -> str:
     return f"http://notify.internal/internal/v1/people/{person.id}/export"
-
-
-async def naming(app: FastAPI, *needles: str) -> dict[str, int]:
-    """Rows of each notify table whose text names any of `needles`."""
-    tables = await rows(app, "SELECT tablename FROM pg_tables WHERE schemaname = 'notify'")
-    found: dict[str, int] = {}
-    for (table,) in tables:
-        condition = " OR ".join(f"r::text ILIKE :needle{index}" for index in range(len(needles)))
-        params = {f"needle{index}": f"%{needle}%" for index, needle in enumerate(needles)}
-        (count,) = (await rows(app, f'SELECT count(*) FROM notify."{table}" AS r WHERE {condition}', **params))[0]
-        if count:
-            found[table] = count
-    return found
 
 
 async def a_full_history(

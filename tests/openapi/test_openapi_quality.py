@@ -18,7 +18,9 @@ STABLE_OPERATION_IDS = {
     "orgs": {
         "register", "issueToken", "refreshToken", "getMe", "getJwks", "createOrganization", "listOrganizations",
         "getOrganization", "updateOrganization", "addMember", "listMembers", "removeMember", "getPerson",
-        "orgsHealthz", "orgsReadyz", "exportMe", "eraseMe",
+        "orgsHealthz", "orgsReadyz", "exportMe", "eraseMe", "createInvitation", "listInvitations",
+        "revokeInvitation", "acceptInvitation", "createJoinRequest", "listJoinRequests", "acceptJoinRequest",
+        "refuseJoinRequest", "withdrawJoinRequest",
     },
     "catalog": {
         "createSite", "listSites", "getSite", "createActivity", "getActivity", "updateActivity", "createSessions",
@@ -28,7 +30,8 @@ STABLE_OPERATION_IDS = {
     "booking": {
         "createBooking", "listBookings", "getBooking", "cancelBooking", "getAvailability", "createCheckin",
         "getMyLearningRecord", "listOrganizationLearningRecords", "bookingHealthz", "bookingReadyz",
-        "getBookingCheckinQr",
+        "getBookingCheckinQr", "getOrganizationsActivity",
+        "assignBookingSeat", "reassignBookingSeat", "unassignBookingSeat", "listBookingSeatAssignments",
     },
     "notify": {
         "listNotifications", "markNotificationRead", "getNotificationPreferences", "putNotificationPreferences",

@@ -4,10 +4,13 @@
 |----------------------------------------------|------|--------|-------------------|
 | holder (`person_id`)                         | yes  | yes    | yes               |
 | admin (or owner) of its `organization_id`    | yes  | yes    | yes               |
+| a member line's block coordinator            | yes  | yes    | yes               |
 | staff (coordinator+) of the host organization| yes  | 403    | no                |
 | platform operator                            | yes  | yes    | no                |
 | anyone else                                  | 404  | 404    | -                 |
 
+A member line's holder is the member; the coordinator who booked its block (the block's holder) manages
+it too. Another member of the organization is "anyone else": 404.
 Memberships are asked of orgs at the time of the request (never read from the token).
 """
 
@@ -22,6 +25,7 @@ from shared.authz import OrgRole, OrgsMemberships
 class Access(Enum):
     holder = "holder"
     organization_admin = "organization_admin"
+    block_coordinator = "block_coordinator"  # of a member line: the coordinator who booked its block
     host_staff = "host_staff"
     operator = "operator"
     none = "none"
@@ -32,11 +36,11 @@ class Access(Enum):
 
     @property
     def can_cancel(self) -> bool:
-        return self in (Access.holder, Access.organization_admin, Access.operator)
+        return self in (Access.holder, Access.organization_admin, Access.block_coordinator, Access.operator)
 
     @property
     def sees_code(self) -> bool:
-        return self in (Access.holder, Access.organization_admin)
+        return self in (Access.holder, Access.organization_admin, Access.block_coordinator)
 
 
 def holds_role(roles: dict[UUID, OrgRole], organization_id: UUID | None, minimum: OrgRole) -> bool:
@@ -45,9 +49,11 @@ def holds_role(roles: dict[UUID, OrgRole], organization_id: UUID | None, minimum
 
 
 async def access_to(booking: Any, principal: Principal, memberships: OrgsMemberships) -> Access:
-    """`booking` carries person_id, organization_id and host_org_id."""
+    """`booking` carries person_id, organization_id, host_org_id and block_holder_id (see `booking_view`)."""
     if booking.person_id == principal.person_id:
         return Access.holder
+    if booking.block_holder_id == principal.person_id:
+        return Access.block_coordinator
     roles = await memberships.roles_of(principal.person_id)
     if holds_role(roles, booking.organization_id, OrgRole.admin):
         return Access.organization_admin

@@ -28,7 +28,18 @@ created booking is remembered: a request that failed may be retried with the sam
 
 Sessions: 404 when unknown; 409 when cancelled, started (a session is past once `starts_at` has come),
 outside `[booking_opens_at, booking_closes_at)`, or when you already hold an active booking for it.
-`organization_id`: you must be coordinator (or higher) of that organization (403 otherwise).
+
+**Organization blocks** (`organization_id`): you must be coordinator (or higher) of that organization (403
+otherwise); one active block per organization and session (409 `organization_block_exists`); up to
+`BOOKING_ORGANIZATION_MAX_SEATS` seats (default 50; personal bookings 1..10; 422 beyond, pointer
+`/body/seats`). `members` names who takes the seats: current members (any role) of the organization, each
+once, at most `seats` (422 naming those who are not members, `person_ids`). A confirmed block answers with a
+`lines` entry per member: each member's own booking line (own check-in code, listed in their
+`GET /v1/bookings`, credited to their learning record); the other seats are `unassigned_seats` (the block's
+own code admits them). A waitlisted block keeps the names (`pending_members`) and makes the lines when it is
+confirmed. 409 `member_already_booked` (naming `person_ids`, nothing booked) when a named member already
+holds a seat of the session. Member lines never count against anyone's active-bookings limit; the block
+counts once against yours.
 Limits: `BOOKING_RATE_PER_MINUTE` requests per person per minute and `BOOKING_MAX_ACTIVE_PER_PERSON`
 active bookings (confirmed or waitlisted, session not ended); beyond them 429 with `Retry-After`.
 503 with `Retry-After` when the session is new to booking and the catalog cannot be reached."""
@@ -58,6 +69,7 @@ active bookings (confirmed or waitlisted, session not ended); beyond them 429 wi
 async def create_booking(body: BookingCreate, principal: CurrentPerson, request: Request) -> JSONResponse:
     # Read by hand (documented below): a missing or too long key is the contract's 400, not a 422.
     key = idempotency.require_key(request.headers.get(idempotency.HEADER))
+    service.ensure_seats_allowed(body, request.app.state.settings)
     fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
     # The hot path is its own unit of work (one statement); only the careful path opens the usual one.
     stored = await service.book_at_once(request.app.state, principal, body, key, fingerprint)
@@ -73,8 +85,11 @@ async def create_booking(body: BookingCreate, principal: CurrentPerson, request:
 @router.get(
     "",
     summary="Your bookings, or a session's roster for its host staff",
-    description="Your own bookings, oldest first. With `session_id`, staff (coordinator or higher) of the "
-    "hosting organization get every booking of that session (other people's check-in codes are not shown).",
+    description="Your own bookings, oldest first: the member lines an organization booked for you among "
+    "them (with `block_id` and their own `checkin_code`), and the organization blocks you booked (with "
+    "`lines` and `unassigned_seats`). With `session_id`, staff (coordinator or higher) of the hosting "
+    "organization get every booking of that session, blocks and lines alike (other people's check-in codes "
+    "are not shown).",
     operation_id="listBookings",
     responses=problem_responses(401, 422),
 )
@@ -90,6 +105,9 @@ async def list_bookings(
 @router.get(
     "/{booking_id}",
     summary="A booking (its holder, host staff, or its organization's admins)",
+    description="A member line is read by its member, the coordinator who booked its block and the "
+    "organization's admins (each with its `checkin_code`), host staff and operators; anyone else, other "
+    "members of the organization included, gets 404.",
     operation_id="getBooking",
     responses=problem_responses(401, 404, 422),
 )
@@ -119,8 +137,11 @@ async def get_checkin_qr(booking_id: UUID, c: CollaboratorsDep) -> Response:
     "/{booking_id}/cancel",
     summary="Cancel a booking (its holder or its organization's admins)",
     description="Frees the seats, which go to the waitlist in order (each waitlisted booking promoted "
-    "exactly once). Cancelling a cancelled booking answers it again. 409 once checked in or once the "
-    "session has started; 403 for host staff (who may only read it).",
+    "exactly once). A member line (cancelled by its member, the block's coordinator or the organization's "
+    "admins) frees its one seat: the block holds one seat fewer (and is cancelled with its last). Cancelling "
+    "an organization block cancels its member lines too. Cancelling a cancelled booking answers it again. "
+    "409 once checked in (a block: once any of its lines is) or once the session has started; 403 for host "
+    "staff (who may only read it).",
     operation_id="cancelBooking",
     responses=problem_responses(401, 403, 404, 409, 422),
 )

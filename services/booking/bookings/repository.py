@@ -50,6 +50,7 @@ checkins = table_of(Checkin)
 inventory = table_of(Inventory)
 _b = bookings.c
 _ACTIVE_INDEX = "uq_bookings_active_session_person"
+_ORGANIZATION_BLOCK_INDEX = "uq_bookings_active_session_organization"
 # What events and outputs need of a booking row.
 BOOKING_COLUMNS = (
     _b.id,
@@ -60,6 +61,7 @@ BOOKING_COLUMNS = (
     _b.status,
     _b.checkin_code,
     _b.created_at,
+    _b.block_id,
 )
 
 
@@ -81,17 +83,22 @@ def _waitlist_position() -> Any:
 
 
 def booking_view() -> Select[Any]:
-    """Bookings as the API shows them: with waitlist position, check-in time and the host organization."""
+    """Bookings as the API shows them: with waitlist position, check-in time, the host organization, a
+    waitlisted block's named members and, for a member line, who holds its block (`block_holder_id`)."""
+    block = bookings.alias("block")
     return (
         select(
             *BOOKING_COLUMNS,
             _b.cancelled_at,
+            _b.pending_members,
             _waitlist_position(),
             checkins.c.checked_in_at,
             inventory.c.host_org_id,
+            block.c.person_id.label("block_holder_id"),
         )
         .join(inventory, inventory.c.session_id == _b.session_id)
         .outerjoin(checkins, checkins.c.booking_id == _b.id)
+        .outerjoin(block, block.c.id == _b.block_id)
     )
 
 
@@ -105,8 +112,12 @@ _ACTIVE = ", ".join(repr(status) for status in ACTIVE_STATUSES)
 # sessions: a booking carries its session's end (`session_ends_at`).
 _ACTIVE_HELD = f"""(SELECT count(*) FROM (
                 SELECT 1 FROM booking.bookings
-                WHERE person_id = :person_id AND status IN ({_ACTIVE}) AND session_ends_at > :now
+                WHERE person_id = :person_id AND status IN ({_ACTIVE}) AND block_id IS NULL
+                    AND session_ends_at > :now
                 LIMIT :max_active) AS held)"""
+# The person's limit: :max_active, or less while their no-shows restrict them (see `Restriction`).
+_MAX_ACTIVE = """LEAST(:max_active, COALESCE((SELECT max_active FROM booking.restrictions
+                WHERE person_id = :person_id AND restricted_until > :now), :max_active))"""
 
 # The hot path's two statements as plain SQL: SQLAlchemy would rebuild and re-key these Core trees on
 # every request (about a millisecond each); their compiled form is cached either way.
@@ -115,10 +126,12 @@ _BEFORE_BOOKING = (
         f"""
         SELECT k.request_hash, k.response_status, k.response_body,
             {_ACTIVE_HELD} AS active_bookings,
-            i.session_id, i.status, i.starts_at, i.booking_opens_at, i.booking_closes_at
+            i.session_id, i.status, i.starts_at, i.booking_opens_at, i.booking_closes_at,
+            r.max_active AS restricted_max_active, r.no_shows, r.restricted_until
         FROM (SELECT 1) AS one
         LEFT JOIN booking.idempotency_keys k ON k.person_id = :person_id AND k.key = :key AND k.expires_at > :now
         LEFT JOIN booking.inventory i ON i.session_id = :session_id
+        LEFT JOIN booking.restrictions r ON r.person_id = :person_id AND r.restricted_until > :now
         """
     )
     .bindparams(
@@ -169,7 +182,7 @@ _CONFIRM_IF_FREE_SQL = f"""
         WHERE session_id = :session_id AND {_BOOKABLE}
             AND EXISTS (SELECT FROM admitted WHERE requests <= :rate_limit)
             AND waitlist_length = 0 AND confirmed_seats + :seats <= capacity
-            AND {_ACTIVE_HELD} < :max_active
+            AND {_ACTIVE_HELD} < {_MAX_ACTIVE}
             AND NOT EXISTS (SELECT FROM booking.idempotency_keys
                             WHERE person_id = :person_id AND key = :key AND expires_at > :now)
         RETURNING session_id, capacity, confirmed_seats, waitlist_length, ends_at
@@ -321,6 +334,12 @@ class BookingRepository:
         except IntegrityError as exc:
             if _ACTIVE_INDEX in str(exc.orig):
                 raise Conflict("You already hold an active booking for this session") from exc
+            if _ORGANIZATION_BLOCK_INDEX in str(exc.orig):
+                raise Conflict(
+                    "The organization already holds a block for this session: name members to its seats, or "
+                    "cancel it and book a larger one",
+                    extra={"reason": "organization_block_exists"},
+                ) from exc
             raise
 
     async def view(self, booking_id: UUID) -> AnyRow | None:
@@ -328,9 +347,17 @@ class BookingRepository:
         return row
 
     async def insert(
-        self, booking: NewBooking, *, status: str, waitlist_seq: int | None, session_ends_at: datetime, now: datetime
+        self,
+        booking: NewBooking,
+        *,
+        status: str,
+        waitlist_seq: int | None,
+        session_ends_at: datetime,
+        now: datetime,
+        pending_members: Sequence[UUID] = (),
     ) -> None:
-        """`session_ends_at`: the session's `ends_at`, read under its row lock (held by the caller)."""
+        """`session_ends_at`: the session's `ends_at`, read under its row lock (held by the caller).
+        `pending_members`: a waitlisted block's named members."""
         confirmed = status == "confirmed"
         statement = bookings.insert().values(
             id=booking.id,
@@ -344,6 +371,7 @@ class BookingRepository:
             confirmed_at=now if confirmed else None,
             created_at=now,
             session_ends_at=session_ends_at,
+            pending_members=list(pending_members),
         )
         await self._booking_statement(statement)
 

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from services.booking.models import MAX_SEATS_PER_BOOKING
+from services.booking.models import MAX_SEATS_PER_BOOKING, MAX_SEATS_PER_ORGANIZATION_BOOKING
 from shared.schemas import Input, Output
 
 
@@ -13,20 +13,39 @@ class BookingStatus(StrEnum):
     confirmed = "confirmed"
     waitlisted = "waitlisted"
     cancelled = "cancelled"
-
-
-class BookingCreate(Input):
-    session_id: UUID
-    seats: Annotated[int, Field(ge=1, le=MAX_SEATS_PER_BOOKING, description="Seats (1..10)")] = 1
-    organization_id: UUID | None = Field(
-        default=None,
-        description="Book for an organization's members: you must be its coordinator (or higher); "
-        "the booking stays yours and is visible to the organization's admins",
-    )
+    no_show = "no_show"
 
 
 def _absent_when_none(value: object) -> bool:
     return value is None
+
+
+class BookingCreate(Input):
+    session_id: UUID
+    seats: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_SEATS_PER_ORGANIZATION_BOOKING,
+            description=f"Seats: 1..{MAX_SEATS_PER_BOOKING} for yourself; for an organization up to "
+            "`BOOKING_ORGANIZATION_MAX_SEATS` (default 50)",
+        ),
+    ] = 1
+    organization_id: UUID | None = Field(
+        default=None,
+        description="Book a block of seats for an organization's members: you must be its coordinator (or "
+        "higher); the block stays yours and is visible to the organization's admins. One active block per "
+        "organization and session",
+    )
+    # Left out of the request's fingerprint when absent, so keys of requests without it replay as before.
+    members: list[UUID] | None = Field(
+        default=None,
+        max_length=MAX_SEATS_PER_ORGANIZATION_BOOKING,
+        exclude_if=_absent_when_none,
+        description="With `organization_id`: the members (any role) who take seats of the block, each once, "
+        "at most `seats`. Each gets a booking line of their own (own check-in code, own learning record) "
+        "once the block is confirmed; the other seats stay unassigned until named",
+    )
 
 
 def optional(description: str, example: Any) -> Any:
@@ -35,6 +54,15 @@ def optional(description: str, example: Any) -> Any:
 
 
 CHECKIN_CODE_EXAMPLE = "kd9VaG8fifnSCKvtOR3z4jyS6Ip965Qp"
+
+
+class LineOut(Output):
+    """One named seat of an organization block: the member's own booking line."""
+
+    id: UUID = Field(description="The line's booking id")
+    person_id: UUID = Field(description="The member who holds the seat")
+    status: BookingStatus
+    checked_in_at: datetime | None = optional("Only once checked in", example="2027-03-02T18:52:10+08:00")
 
 
 class BookingOut(Output):
@@ -48,10 +76,31 @@ class BookingOut(Output):
         "Only while waitlisted: 1 is next in line (first come, first served)", example=3
     )
     checkin_code: str | None = optional(
-        "Only on a confirmed booking, and only for its holder (or the booking organization's admins): "
-        "show it (e.g. as a QR code) at the door",
+        "Only on a confirmed booking, and only for its holder (or the booking organization's admins, or the "
+        "coordinator of a line's block): show it (e.g. as a QR code) at the door",
         example=CHECKIN_CODE_EXAMPLE,
     )
     checked_in_at: datetime | None = optional("Only once checked in", example="2027-03-02T18:52:10+08:00")
     cancelled_at: datetime | None = optional("Only once cancelled", example="2027-03-01T09:30:00+08:00")
     created_at: datetime
+    block_id: UUID | None = optional(
+        "Only on a member line: the organization block it is a seat of", example="0193a7c2-5f1e-7d3a-9b2c-4e5f6a7b8c9d"
+    )
+    unassigned_seats: int | None = optional(
+        "Only on an active organization block: its seats not named to a member (the block's own code admits them)",
+        example=2,
+    )
+    pending_members: list[UUID] | None = optional(
+        "Only on a waitlisted organization block: the members named to it, whose lines are made when it is confirmed",
+        example=["0193a7c2-5f1e-7d3a-9b2c-4e5f6a7b8c9d"],
+    )
+    lines: list[LineOut] | None = optional(
+        "Only on an organization block: its member lines (every status), oldest first",
+        example=[
+            {
+                "id": "0193a7c2-5f1e-7d3a-9b2c-4e5f6a7b8c9d",
+                "person_id": "0193a7c2-0000-7000-8000-000000000001",
+                "status": "confirmed",
+            }
+        ],
+    )

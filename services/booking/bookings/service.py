@@ -1,3 +1,5 @@
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -5,6 +7,7 @@ from uuid import UUID
 
 import structlog
 from pydantic_core import to_jsonable_python
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.bookings import access as bola
 from services.booking.bookings.qr import checkin_qr_svg
@@ -17,8 +20,8 @@ from services.booking.bookings.repository import (
     confirm_at_once,
     new_checkin_code,
 )
-from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
-from services.booking.bookings.waitlist import cancel_and_promote
+from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus, LineOut
+from services.booking.bookings.waitlist import cancel_and_promote, cancel_line_and_promote
 from services.booking.dependencies import Collaborators
 from services.booking.idempotency import service as idempotency
 from services.booking.idempotency.repository import IdempotencyKeyRepository, Remembered
@@ -26,14 +29,15 @@ from services.booking.inventory import service as inventory_service
 from services.booking.inventory.repository import InventoryRepository
 from services.booking.limits import service as limits
 from services.booking.limits.repository import RateWindowRepository
-from services.booking.models import AnyRow
+from services.booking.lines.repository import NAMED_STATUSES, Assignment, BlockRef, LineRepository, is_block
+from services.booking.models import MAX_SEATS_PER_BOOKING, AnyRow
 from services.booking.publishing import OutboxRows, availability_changed, bookings_changed
 from services.booking.settings import BookingSettings
 from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
 from shared.db import utcnow
 from shared.driver import DriverPool
-from shared.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests
+from shared.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
 from shared.events.outbox import Outbox
 from shared.events.schemas import BookingCause
 from shared.ids import new_id
@@ -47,18 +51,38 @@ NO_LIMIT = 2**31 - 1
 NO_CHECKIN_CODE = {
     "waitlisted": "This booking is waitlisted: its check-in code comes once it is confirmed",
     "cancelled": "This booking is cancelled: it has no check-in code",
+    "no_show": "This booking was not checked in by the end of its session: it has no check-in code",
 }
 # Who cancelled, as `booking.cancelled` tells the holder (the stored `cancel_reason` keeps `by_<access>`):
 # an operator acts as an organization's administrator would.
+# A member line's holder is the member: whoever else cancels it acts for the organization (its coordinator
+# or admins), as does whoever cancels a block for its members.
 CANCELLED_BY: dict[bola.Access, BookingCause] = {
     bola.Access.holder: "by_owner",
     bola.Access.organization_admin: "by_org_admin",
+    bola.Access.block_coordinator: "by_org_admin",
     bola.Access.operator: "by_org_admin",
 }
+# Why a member line was cancelled along with its block (the block's own reason is who cancelled it).
+BLOCK_CANCELLED_REASON = "block_cancelled"
+# A block whose last seat was a member line that its member (or someone for them) cancelled.
+LAST_SEAT_CANCELLED_REASON = "last_seat_cancelled"
 
 
-def booking_out(row: Any, *, show_code: bool, waitlist_position: int | None = None) -> BookingOut:
+@dataclass(frozen=True, slots=True)
+class BlockSeats:
+    """What an organization block shows of its seats: its member lines and how many seats nobody holds."""
+
+    lines: list[LineOut]
+    unassigned: int | None
+
+
+def booking_out(
+    row: Any, *, show_code: bool, waitlist_position: int | None = None, seats: BlockSeats | None = None
+) -> BookingOut:
+    """`row`: a `booking_view` row; `seats`: the block's, for an organization block."""
     position = getattr(row, "waitlist_position", waitlist_position)
+    pending = getattr(row, "pending_members", None)
     return BookingOut(
         id=row.id,
         session_id=row.session_id,
@@ -71,6 +95,96 @@ def booking_out(row: Any, *, show_code: bool, waitlist_position: int | None = No
         checked_in_at=getattr(row, "checked_in_at", None),
         cancelled_at=getattr(row, "cancelled_at", None),
         created_at=row.created_at,
+        block_id=row.block_id,
+        unassigned_seats=seats.unassigned if seats is not None else None,
+        pending_members=list(pending) if pending and row.status == "waitlisted" and is_block(row) else None,
+        lines=seats.lines if seats is not None else None,
+    )
+
+
+def unassigned_seats(block: Any, lines: Sequence[Any]) -> int | None:
+    """Seats of an active block not named to anyone: a confirmed block's seats without a named line, a
+    waitlisted block's seats beyond its named members; None once the block holds no seats."""
+    if block.status == "confirmed":
+        return int(block.seats) - sum(1 for line in lines if line.status in NAMED_STATUSES)
+    if block.status == "waitlisted":
+        return int(block.seats) - len(block.pending_members)
+    return None
+
+
+async def block_seats(session: AsyncSession, rows: Sequence[Any]) -> dict[UUID, BlockSeats]:
+    """The seats of every organization block among `rows` (`booking_view` rows), read in one statement."""
+    blocks = [row for row in rows if is_block(row)]
+    lines: defaultdict[UUID, list[Any]] = defaultdict(list)
+    for line in await LineRepository(session).lines_of([block.id for block in blocks]):
+        lines[line.block_id].append(line)
+    return {
+        block.id: BlockSeats(
+            lines=[
+                LineOut(
+                    id=line.id,
+                    person_id=line.person_id,
+                    status=BookingStatus(line.status),
+                    checked_in_at=line.checked_in_at,
+                )
+                for line in lines[block.id]
+            ],
+            unassigned=unassigned_seats(block, lines[block.id]),
+        )
+        for block in blocks
+    }
+
+
+def ensure_seats_allowed(body: BookingCreate, settings: BookingSettings) -> None:
+    """The seat caps and the shape of `members`, checked before anything is booked or counted: a person books
+    1..10 seats, an organization block 1..`organization_max_seats`, naming each member once, at most `seats`."""
+    if body.organization_id is None:
+        if body.seats > MAX_SEATS_PER_BOOKING:
+            raise Unprocessable(
+                f"A personal booking has at most {MAX_SEATS_PER_BOOKING} seats; book for an organization (as its "
+                "coordinator) for more",
+                pointer="/body/seats",
+            )
+        if body.members is not None:
+            raise Unprocessable("Members are named only on an organization's booking", pointer="/body/members")
+        return
+    if body.seats > settings.organization_max_seats:
+        raise Unprocessable(
+            f"An organization booking has at most {settings.organization_max_seats} seats", pointer="/body/seats"
+        )
+    members = body.members or []
+    if len(members) > body.seats:
+        raise Unprocessable(
+            f"{len(members)} members named for {body.seats} seats: name at most one member per seat",
+            pointer="/body/members",
+        )
+    if len(set(members)) != len(members):
+        raise Unprocessable("A member is named more than once", pointer="/body/members")
+
+
+async def ensure_members(c: Collaborators, organization_id: UUID, person_ids: Sequence[UUID], pointer: str) -> None:
+    """Each person is a current member (any role) of the organization, as orgs says now; else 422 naming
+    those who are not (`person_ids`, and an error at `pointer`, formatted with each one's `index`)."""
+    try:
+        members = await c.memberships.member_ids(organization_id)
+    except NotFound as exc:
+        raise NotFound("Organization not found") from exc
+    strangers = [(index, person_id) for index, person_id in enumerate(person_ids) if person_id not in members]
+    if strangers:
+        errors = [
+            {"pointer": pointer.format(index=index), "detail": f"{person_id} is not a member of the organization"}
+            for index, person_id in strangers
+        ]
+        raise Unprocessable(
+            f"Not a member of organization {organization_id}: {', '.join(str(p) for _, p in strangers)}",
+            extra={"person_ids": [str(p) for _, p in strangers], "errors": errors},
+        )
+
+
+def already_booked(person_ids: Sequence[UUID]) -> Conflict:
+    return Conflict(
+        f"Already holding an active booking for this session: {', '.join(str(p) for p in person_ids)}",
+        extra={"reason": "member_already_booked", "person_ids": [str(p) for p in person_ids]},
     )
 
 
@@ -97,8 +211,10 @@ async def create_idempotently(
     person_id = c.principal.person_id
     attempt = Attempt()
     try:
-        if body.organization_id is not None:
+        if body.organization_id is not None:  # orgs is asked before any lock is taken
             await require_org_role(c.memberships, c.principal, body.organization_id, OrgRole.coordinator)
+            if body.members:
+                await ensure_members(c, body.organization_id, body.members, "/body/members/{index}")
         for _ in range(3):
             try:
                 return await _book(c, body, key, fingerprint, attempt)
@@ -158,6 +274,8 @@ async def book_at_once(
 async def _book(
     c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
 ) -> idempotency.StoredResponse:
+    if body.organization_id is not None:
+        return await _book_block(c, body, key, fingerprint, attempt)
     now = utcnow()
     person_id = c.principal.person_id
     settings = c.settings
@@ -206,7 +324,7 @@ async def _book(
     if known.session_id is None:
         raise SessionUnknown
     inventory_service.ensure_bookable(known, now)
-    limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person)
+    limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person, known)
     waitlisted = _new_booking_out(booking, "waitlisted", now)
     remembered = replace(remembered, body=waitlisted.model_dump(mode="json"))
     joined = await repository.waitlist_at_once(booking, remembered, fast_path, OutboxRows.of(c.outbox))
@@ -218,6 +336,37 @@ async def _book(
     waitlisted.waitlist_position = figures.waitlist_length  # the last in line
     await bookings_changed(c.session, c.outbox, [waitlisted], c.entered, "booked")
     return idempotency.StoredResponse(201, waitlisted.model_dump(mode="json"))
+
+
+async def _book_block(
+    c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
+) -> idempotency.StoredResponse:
+    """An organization block: always the careful path (rarely hot, and its lines are more than one row):
+    the request counted on the person's row first, then the seats decided under the session's row lock."""
+    assert body.organization_id is not None
+    now = utcnow()
+    person_id = c.principal.person_id
+    settings = c.settings
+    key_lock = idempotency.lock_id(person_id, key)
+    counted = await RateWindowRepository(c.session).count_request(
+        person_id, now, limits.RATE_WINDOW, lock_id=key_lock, count=not attempt.counted
+    )
+    if counted is None:
+        raise idempotency.KeyInFlight()
+    if not attempt.counted:
+        limits.ensure_within_rate(*counted, settings.rate_per_minute, now)
+    known = await BookingRepository(c.session).before_booking(
+        person_id, key, body.session_id, now, settings.max_active_per_person
+    )
+    if known.request_hash is not None:
+        return idempotency.replay(fingerprint, known.request_hash, known.response_status, known.response_body)
+    if known.session_id is None:
+        raise SessionUnknown
+    inventory_service.ensure_bookable(known, now)
+    limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person, known)
+    booking = NewBooking(new_id(), body.session_id, person_id, body.organization_id, body.seats, new_checkin_code())
+    remembered = Remembered(person_id, key, fingerprint, 201, {})
+    return await _confirm_or_waitlist_locked(c, booking, remembered, now, members=body.members or [])
 
 
 def confirmed_body(booking: NewBooking, now: datetime) -> dict[str, Any]:
@@ -250,33 +399,59 @@ def _new_booking_out(booking: NewBooking, status: str, now: datetime) -> Booking
 
 
 async def _confirm_or_waitlist_locked(
-    c: Collaborators, booking: NewBooking, remembered: Remembered, now: datetime
+    c: Collaborators, booking: NewBooking, remembered: Remembered, now: datetime, *, members: Sequence[UUID] = ()
 ) -> idempotency.StoredResponse:
     """The slow path, under the session's row lock: confirm if the seats are free after all, otherwise
-    join the back of the waitlist (strict FIFO: also when seats are free but someone is waiting)."""
+    join the back of the waitlist (strict FIFO: also when seats are free but someone is waiting).
+
+    `members` (an organization block): a confirmed block gets a line for each, a waitlisted one keeps their
+    names for when it is confirmed. Nothing is booked when one of them already holds a seat of the session
+    (under the lock, no booking of the session can commit meanwhile)."""
     inventory = InventoryRepository(c.session)
     locked = await inventory.get(booking.session_id, for_update=True)
     assert locked is not None  # inventory rows are never deleted
     inventory_service.ensure_bookable(locked, now)
+    lines = LineRepository(c.session)
+    holding = await lines.holders_among(booking.session_id, members)
+    if holding:
+        raise already_booked(holding)
     if locked.waitlist_length == 0 and locked.confirmed_seats + booking.seats <= locked.capacity:
         figures = await inventory.change_figures(booking.session_id, confirmed_delta=booking.seats, now=now)
         status, waitlist_seq, position = "confirmed", None, None
     else:
         figures, waitlist_seq = await inventory.join_waitlist(booking.session_id, now)
         status, position = "waitlisted", figures.waitlist_length  # the last in line
+    waitlisted = status == "waitlisted"
     await BookingRepository(c.session).insert(
-        booking, status=status, waitlist_seq=waitlist_seq, session_ends_at=locked.ends_at, now=now
+        booking,
+        status=status,
+        waitlist_seq=waitlist_seq,
+        session_ends_at=locked.ends_at,
+        now=now,
+        pending_members=members if waitlisted else (),
     )
     out = _new_booking_out(booking, status, now)
     out.waitlist_position = position
+    made: Sequence[AnyRow] = ()
+    if booking.organization_id is not None:
+        if not waitlisted:
+            block = BlockRef(booking.id, booking.session_id, booking.organization_id, locked.ends_at)
+            made = await lines.add_lines(block, members, now)
+            await lines.record(
+                (Assignment(booking.id, line.id, "assigned", line.person_id, booking.person_id) for line in made), now
+            )
+        out.lines = [LineOut(id=line.id, person_id=line.person_id, status=BookingStatus.confirmed) for line in made]
+        out.unassigned_seats = booking.seats - len(members)
+        out.pending_members = list(members) if waitlisted else None
     remembered = replace(remembered, body=out.model_dump(mode="json"))
     await IdempotencyKeyRepository(c.session).remember(remembered, now, c.settings.idempotency_ttl)
     await availability_changed(c.session, c.outbox, figures)
-    await bookings_changed(c.session, c.outbox, [out], c.entered, "booked")
+    await bookings_changed(c.session, c.outbox, [out, *made], c.entered, "booked")
     return idempotency.StoredResponse(201, remembered.body)
 
 
-async def _readable(c: Collaborators, booking_id: UUID) -> tuple[AnyRow, bola.Access]:
+async def readable(c: Collaborators, booking_id: UUID) -> tuple[AnyRow, bola.Access]:
+    """The booking as `booking_view` shows it and the principal's access; 404 unless they may read it."""
     row = await BookingRepository(c.session).view(booking_id)
     if row is None:
         raise NotFound(BOOKING_NOT_FOUND)
@@ -286,9 +461,15 @@ async def _readable(c: Collaborators, booking_id: UUID) -> tuple[AnyRow, bola.Ac
     return row, access
 
 
+async def view_out(c: Collaborators, row: Any, access: bola.Access) -> BookingOut:
+    """A `booking_view` row as `access` may see it, with a block's seats."""
+    seats = (await block_seats(c.session, [row])).get(row.id)
+    return booking_out(row, show_code=access.sees_code, seats=seats)
+
+
 async def get(c: Collaborators, booking_id: UUID) -> BookingOut:
-    row, access = await _readable(c, booking_id)
-    return booking_out(row, show_code=access.sees_code)
+    row, access = await readable(c, booking_id)
+    return await view_out(c, row, access)
 
 
 async def checkin_qr(c: Collaborators, booking_id: UUID) -> bytes:
@@ -304,37 +485,59 @@ async def checkin_qr(c: Collaborators, booking_id: UUID) -> bytes:
 
 async def cancel(c: Collaborators, booking_id: UUID) -> BookingOut:
     """Free the seats (or the waitlist place) and promote the waitlist, under the session's row lock.
+    A member line frees its one seat (its block holds one seat fewer); a block cancels its lines with it.
     Cancelling a cancelled booking changes nothing and answers it again (safe to retry)."""
-    row, access = await _readable(c, booking_id)
+    row, access = await readable(c, booking_id)
     if not access.can_cancel:
         raise Forbidden("Host staff can see this booking but only its holder or its organization's admins cancel it")
-    if row.status == "cancelled":
-        return booking_out(row, show_code=access.sees_code)
+    if row.status != "cancelled":
+        await _cancel_locked(c, row, access)
+    fresh = await BookingRepository(c.session).view(booking_id)
+    return await view_out(c, fresh, access)
+
+
+async def _cancel_locked(c: Collaborators, row: AnyRow, access: bola.Access) -> None:
     now = utcnow()
-    inventory = InventoryRepository(c.session)
-    session_row = await inventory.get(row.session_id, for_update=True)
+    session_row = await InventoryRepository(c.session).get(row.session_id, for_update=True)
     assert session_row is not None
     repository = BookingRepository(c.session)
-    current = await repository.lock(booking_id)
+    block = await repository.lock(row.block_id) if row.block_id is not None else None  # a block before its lines
+    current = await repository.lock(row.id)
     assert current is not None
-    if current.status != "cancelled":
-        if await repository.checked_in(booking_id):
-            raise Conflict("This booking is checked in; it can no longer be cancelled")
-        if session_row.starts_at <= now and session_row.status == "scheduled":
-            raise Conflict("The session has already started; the booking can no longer be cancelled")
-        cancelled, figures, promoted = await cancel_and_promote(c.session, current, now, reason=f"by_{access.value}")
+    if current.status == "cancelled":
+        return
+    lines = LineRepository(c.session)
+    active_lines = await lines.lock_active_lines(current.id) if is_block(current) else ()
+    if await lines.any_checked_in([current.id, *(line.id for line in active_lines)]):
+        raise Conflict("This booking (or a member line of it) is checked in; it can no longer be cancelled")
+    if session_row.starts_at <= now and session_row.status == "scheduled":
+        raise Conflict("The session has already started; the booking can no longer be cancelled")
+    reason = f"by_{access.value}"
+    if block is not None:
+        cancelled, closed_block, figures, promoted = await cancel_line_and_promote(
+            c.session, current, block, now, reason=reason, block_reason=LAST_SEAT_CANCELLED_REASON
+        )
         await availability_changed(c.session, c.outbox, figures)
         await bookings_changed(c.session, c.outbox, [cancelled], c.entered, CANCELLED_BY[access])
+        if closed_block is not None:  # told to its coordinator: by them, or for them by the organization
+            cause: BookingCause = "by_owner" if access is bola.Access.block_coordinator else "by_org_admin"
+            await bookings_changed(c.session, c.outbox, [closed_block], c.entered, cause)
         await bookings_changed(c.session, c.outbox, promoted, c.entered, "promoted")
-    fresh = await repository.view(booking_id)
-    return booking_out(fresh, show_code=access.sees_code)
+        return
+    cancelled_lines = await lines.cancel_many([line.id for line in active_lines], now, BLOCK_CANCELLED_REASON)
+    cancelled, figures, promoted = await cancel_and_promote(c.session, current, now, reason=reason)
+    await availability_changed(c.session, c.outbox, figures)
+    await bookings_changed(c.session, c.outbox, [cancelled], c.entered, CANCELLED_BY[access])
+    await bookings_changed(c.session, c.outbox, cancelled_lines, c.entered, "by_org_admin")
+    await bookings_changed(c.session, c.outbox, promoted, c.entered, "promoted")
 
 
 async def list_bookings(
     c: Collaborators, page: PageParams, *, status: BookingStatus | None, session_id: UUID | None
 ) -> Page[BookingOut]:
-    """Your own bookings; with `session_id`, staff (coordinator+) of the hosting organization and
-    operators get the session's whole roster (without other people's check-in codes)."""
+    """Your own bookings (member lines booked for you among them); with `session_id`, staff (coordinator+)
+    of the hosting organization and operators get the session's whole roster (without other people's
+    check-in codes). Organization blocks show their lines and unassigned seats."""
     me = c.principal.person_id
     statement = booking_view()
     if session_id is not None:
@@ -348,7 +551,9 @@ async def list_bookings(
     rows, next_cursor = await paginate(
         c.session, statement, keyset=[bookings.c.id], key_of=lambda r: [r.id], page=page, scalars=False
     )
-    return Page(items=[booking_out(r, show_code=r.person_id == me) for r in rows], next_cursor=next_cursor)
+    seats = await block_seats(c.session, rows)
+    items = [booking_out(r, show_code=r.person_id == me, seats=seats.get(r.id)) for r in rows]
+    return Page(items=items, next_cursor=next_cursor)
 
 
 async def _is_host_staff(c: Collaborators, session_id: UUID) -> bool:

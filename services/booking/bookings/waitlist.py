@@ -3,21 +3,26 @@
 Called only while the session's inventory row is locked by the caller's transaction: two cancellations
 racing for the same session take turns, so each waitlisted booking is promoted exactly once.
 Strict FIFO: when the head of the line needs more seats than are free, it waits and so does everyone
-behind it (a large group is never starved by smaller bookings slipping past it).
+behind it (a large group is never starved by smaller bookings slipping past it). An organization block is
+one booking of the line with all its seats; its member lines hold seats of the block, never of the session
+again, so only the block counts in the figures.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.bookings.repository import BookingRepository
 from services.booking.inventory.repository import Figures, InventoryRepository
+from services.booking.lines.repository import Assignment, LineRepository
 from services.booking.models import AnyRow
 
 
 async def promote_waitlist(session: AsyncSession, figures: Figures, now: datetime) -> tuple[Figures, Sequence[AnyRow]]:
-    """Confirm the longest waitlist prefix that fits; returns the new figures and the promoted rows."""
+    """Confirm the longest waitlist prefix that fits; returns the new figures and the promoted rows, followed
+    by the member lines made for the promoted blocks' named members."""
     free = figures.free_for_waitlist
     if free <= 0:
         return figures, ()
@@ -32,7 +37,27 @@ async def promote_waitlist(session: AsyncSession, figures: Figures, now: datetim
         waitlist_delta=-len(promoted),
         now=now,
     )
-    return figures, promoted
+    lines = await _name_pending_members(session, [row.id for row in promoted if row.organization_id], now)
+    return figures, [*promoted, *lines]
+
+
+async def _name_pending_members(session: AsyncSession, block_ids: Sequence[UUID], now: datetime) -> list[AnyRow]:
+    """Lines for the members named to blocks just confirmed, as if named now by the coordinator who named
+    them. A member who meanwhile got a seat of the session otherwise (their own booking, another block's
+    line) is skipped: their seat of the block stays unassigned."""
+    if not block_ids:
+        return []
+    repository = LineRepository(session)
+    made: list[AnyRow] = []
+    for block in await repository.pending_of(block_ids):
+        holding = set(await repository.holders_among(block.session_id, block.pending_members))
+        lines = await repository.add_lines(block, [m for m in block.pending_members if m not in holding], now)
+        await repository.record(
+            (Assignment(block.id, line.id, "assigned", line.person_id, block.person_id) for line in lines), now
+        )
+        made += lines
+    await repository.clear_pending(block_ids)
+    return made
 
 
 async def cancel_and_promote(
@@ -53,3 +78,23 @@ async def cancel_and_promote(
         return cancelled, figures, ()
     figures, promoted = await promote_waitlist(session, figures, now)
     return cancelled, figures, promoted
+
+
+async def cancel_line_and_promote(
+    session: AsyncSession, line: AnyRow, block: AnyRow, now: datetime, *, reason: str, block_reason: str
+) -> tuple[AnyRow, AnyRow | None, Figures, Sequence[AnyRow]]:
+    """Cancel an active member line and free its seat (the session's row, the block's and the line's locked
+    by the caller, in that order): the block holds one seat fewer, or is cancelled (`block_reason`) when that
+    was its last, and the waitlist gets the seat. Returns the cancelled line, the block if it was cancelled,
+    the new figures and the promoted rows."""
+    assert block.status == "confirmed"  # a block's lines are active only while it is
+    repository = BookingRepository(session)
+    cancelled = await repository.cancel(line.id, now, reason=reason)
+    closed_block = None
+    if block.seats > 1:
+        await LineRepository(session).shrink_block(block.id)
+    else:
+        closed_block = await repository.cancel(block.id, now, reason=block_reason)
+    figures = await InventoryRepository(session).change_figures(line.session_id, confirmed_delta=-1, now=now)
+    figures, promoted = await promote_waitlist(session, figures, now)
+    return cancelled, closed_block, figures, promoted

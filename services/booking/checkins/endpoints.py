@@ -12,7 +12,10 @@ router = APIRouter(prefix="/v1/checkins", tags=["checkins"])
     "",
     summary="Check a booking in by its code (host staff)",
     description="Staff (coordinator or higher) of the session's host organization, or an operator, check "
-    "a confirmed booking in from 60 minutes before the start until the end. 409 when already checked in "
+    "a confirmed booking in from 60 minutes before the start until the end. A member line's code credits "
+    "that member's learning record; an organization block's own code admits its unnamed seats (credited to "
+    "its coordinator), and is 409 once every seat is named (check each member's own code in). "
+    "409 when already checked in "
     "(the problem carries the first `checked_in_at`) or outside that window (with `checkin_opens_at` and "
     "`checkin_closes_at`). 404 for an unknown code, and also for a code of a session you are not staff "
     "of (a code is a secret: its existence is not revealed).",

@@ -1,6 +1,8 @@
 """Check-in at the door: host staff scan the booking's code within the window (from
 `checkin_opens_before_s`, 60 minutes, before the start until the end). Each check-in credits the
-session's scheduled minutes to the booking's holder (their learning record)."""
+session's scheduled minutes to the booking's holder (their learning record): a member line's code credits
+its member; an organization block's own code admits its seats not named to a member and credits the
+coordinator who booked it."""
 
 from typing import Any
 
@@ -8,6 +10,7 @@ from services.booking.bookings.access import is_host_staff
 from services.booking.checkins.repository import CheckinRepository
 from services.booking.checkins.schemas import CheckinOut
 from services.booking.dependencies import Collaborators
+from services.booking.lines.repository import LineRepository
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 
@@ -36,6 +39,12 @@ async def check_in(c: Collaborators, code: str) -> CheckinOut:
         )
     if not await repository.lock_confirmed(booking.id):
         raise NotFound(UNKNOWN_CODE)  # cancelled meanwhile
+    # Read with the block locked: seats are named and unnamed under that lock too.
+    if await LineRepository(c.session).unnamed_seats(booking.id) == 0:
+        raise Conflict(
+            "Every seat of this organization booking is named to a member: check in each member's own code",
+            extra={"reason": "check_in_member_codes"},
+        )
     checked_in_at = await repository.record(booking, scheduled_minutes(booking), c.principal.person_id, now)
     if checked_in_at is None:
         first = await repository.checked_in_at(booking.id)

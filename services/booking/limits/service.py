@@ -4,6 +4,7 @@
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from services.booking.limits.repository import RateWindowRepository
@@ -13,6 +14,9 @@ from shared.errors import TooManyRequests
 RATE_WINDOW = timedelta(minutes=1)
 # Active bookings end when sessions end or bookings are cancelled: no exact time to give; a minute.
 ACTIVE_LIMIT_RETRY_AFTER_S = 60
+# The `rule` a 429 problem names.
+ACTIVE_LIMIT_RULE = "max_active_bookings"
+NO_SHOW_RULE = "no_show_restriction"
 
 
 def ensure_within_rate(requests: int, window_started_at: datetime, limit: int, now: datetime) -> None:
@@ -27,9 +31,27 @@ async def count_failed_request(database: Database, person_id: UUID, now: datetim
         await RateWindowRepository(session).count_request(person_id, now, RATE_WINDOW)
 
 
-def ensure_below_active_limit(active: int, limit: int) -> None:
+def ensure_below_active_limit(active: int, limit: int, restriction: Any = None) -> None:
+    """`restriction`: the person's current no-show restriction (max_active, no_shows, restricted_until), or
+    None. Beyond a restricted limit the 429 names the rule, so the person knows why and until when."""
+    if restriction is not None and restriction.restricted_max_active is not None:
+        restricted = min(limit, restriction.restricted_max_active)
+        if active >= restricted:
+            until: datetime = restriction.restricted_until
+            raise TooManyRequests(
+                f"You missed {restriction.no_shows} sessions you had booked without cancelling, so until "
+                f"{until.isoformat()} you may hold at most {restricted} active bookings; cancel one first",
+                retry_after_s=ACTIVE_LIMIT_RETRY_AFTER_S,
+                extra={
+                    "rule": NO_SHOW_RULE,
+                    "max_active_bookings": restricted,
+                    "no_shows": restriction.no_shows,
+                    "restricted_until": until.isoformat(),
+                },
+            )
     if active >= limit:
         raise TooManyRequests(
             f"You hold {limit} active bookings, the most allowed; cancel one first",
             retry_after_s=ACTIVE_LIMIT_RETRY_AFTER_S,
+            extra={"rule": ACTIVE_LIMIT_RULE, "max_active_bookings": limit},
         )

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from services.booking.people import service
 from services.booking.people.schemas import PersonExport
@@ -17,6 +17,6 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=[Inter
     summary="Everything booking holds naming a person",
     operation_id="internalPersonExport",
 )
-async def export_person(person_id: UUID, session: SessionDep) -> PersonExport:
+async def export_person(person_id: UUID, session: SessionDep, request: Request) -> PersonExport:
     """Orgs asks for it to build the person's `GET /v1/me/export`. An unknown person has nothing: empty lists."""
-    return await service.export(session, person_id)
+    return await service.export(session, person_id, request.app.state.settings)

@@ -16,7 +16,9 @@ NoticeKind = Literal[
     "session_cancelled",
     "reminder",
 ]
-CancelledBy = Literal["by_owner", "by_org_admin", "session_cancelled"]
+# Who ended a booking, as its notice tells it. unassigned and left_organization end only member lines (a seat
+# of an organization block): the coordinator gave the seat to someone else or to nobody; the member left.
+CancelledBy = Literal["by_owner", "by_org_admin", "session_cancelled", "unassigned", "left_organization"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,27 @@ class NoticeFacts:
     minutes_before: int | None  # reminder
     previous: SessionFacts | None  # session_changed: the session as it was
     cancel_reason: str | None  # session_cancelled: the host's reason
+    # A member line: a seat the person's organization booked for them (booking_confirmed, booking_cancelled).
+    organization_seat: bool = False
+
+
+@dataclass(frozen=True)
+class InvitationFacts:
+    """What an invitation's mail says: who invites the reader into which organization, in which role, and
+    the link (with the single-use token) that takes them there until it expires."""
+
+    language: Language
+    organization_name: dict[str, str]  # by language tag, like session titles
+    role: str
+    invited_by_name: str | None
+    expires_at: datetime  # aware
+    link: str
 
 
 @dataclass(frozen=True)
 class RenderedNotice:
+    """A notice's words (an invitation's mail has the same three)."""
+
     title: str  # one line, also the mail subject
     body: str  # plain text: the in-app notice body, and the mail's text part
     html: str  # the mail's HTML part (autoescaped)

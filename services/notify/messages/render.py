@@ -1,6 +1,6 @@
-"""Notices in words: the language's template (templates/<language>.j2) says what each kind of notice says,
-the layouts (templates/notice.txt, notice.html) how a notice is laid out; this module picks the facts to
-show and formats their values (wording.py)."""
+"""Notices and invitations in words: the language's template (templates/<language>.j2) says what each kind
+of notice (and an invitation) says, the layouts (templates/notice.txt, notice.html) how it is laid out; this
+module picks the facts to show and formats their values (wording.py)."""
 
 import functools
 from collections.abc import Iterable
@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from services.notify.messages import wording
-from services.notify.messages.facts import Language, NoticeFacts, RenderedNotice
+from services.notify.messages.facts import InvitationFacts, Language, NoticeFacts, RenderedNotice
+from shared.schemas import pick_language
 
 # The Content-ID of the check-in QR image: the HTML shows `cid:checkin-qr` whenever the notice carries a
 # check-in code, so its mail must carry the image (`notice_attachments` adds it).
@@ -35,6 +36,10 @@ _NO_FACTS: dict[str, Any] = {
     "code": None,
     "time_changed": False,
     "place_changed": False,
+    "organization_seat": False,
+    "organization": "",
+    "role": None,
+    "inviter": None,
 }
 
 
@@ -69,6 +74,7 @@ def render_notice(facts: NoticeFacts, timezone: ZoneInfo) -> RenderedNotice:
             "seats": facts.seats,
             "position": facts.waitlist_position,
             "cancelled_by": facts.cancelled_by,
+            "organization_seat": facts.organization_seat,
             "starts_in": wording.starts_in(facts.minutes_before, language),
             "code": facts.checkin_code,
             "time_changed": time_changed,
@@ -95,14 +101,42 @@ def render_notice(facts: NoticeFacts, timezone: ZoneInfo) -> RenderedNotice:
         rows.append((labels["reason"], facts.cancel_reason))
     if facts.checkin_code:
         rows.append((labels["code"], facts.checkin_code))
-    # One line whatever a session title holds: the title is also the mail's Subject header.
+    return _laid_out(language, words, rows, qr_src=f"cid:{CHECKIN_QR_CID}" if facts.checkin_code else None)
+
+
+def render_invitation(facts: InvitationFacts, timezone: ZoneInfo) -> RenderedNotice:
+    """An invitation's mail: who invites the reader where and as what, the link, and until when it works."""
+    language = facts.language
+    organization = pick_language(facts.organization_name, language) or ""
+    expires = wording.moment(facts.expires_at, timezone, language)
+    words = _words(
+        language,
+        {
+            "kind": "invitation",
+            "organization": organization,
+            "role": facts.role,
+            "inviter": facts.invited_by_name,
+        },
+    )
+    labels: dict[str, str] = words["labels"]
+    rows = [(labels["organization"], organization), (labels["role"], words["role_name"])]
+    if facts.invited_by_name:
+        rows.append((labels["invited_by"], facts.invited_by_name))
+    rows.append((labels["expires"], expires))
+    return _laid_out(language, words, rows, link=facts.link)
+
+
+def _laid_out(
+    language: Language,
+    words: dict[str, Any],
+    rows: list[tuple[str, str]],
+    *,
+    qr_src: str | None = None,
+    link: str | None = None,
+) -> RenderedNotice:
+    # One line whatever a session or organization name holds: the title is also the mail's Subject header.
     title = " ".join(str(words["title"]).split())
-    layout = words | {
-        "language": language,
-        "title": title,
-        "rows": rows,
-        "qr_src": f"cid:{CHECKIN_QR_CID}" if facts.checkin_code else None,
-    }
+    layout = words | {"language": language, "title": title, "rows": rows, "qr_src": qr_src, "link": link}
     return RenderedNotice(
         title=title,
         body=_templates.get_template("notice.txt").render(layout).strip(),

@@ -31,8 +31,18 @@ def time_range(
         text = f"{day(start)} {start:%H:%M}–{end:%H:%M}"
     else:
         text = f"{day(start)} {start:%H:%M} – {day(end)} {end:%H:%M}"
-    if not name_zone:
-        return text
+    return _naming_zone(text, timezone, language) if name_zone else text
+
+
+def moment(at: datetime, timezone: ZoneInfo, language: Language) -> str:
+    """One point in time, in the zone: "Thu 10 Dec 2026, 19:00 (Asia/Shanghai)", "2026年12月10日 周四 19:00"."""
+    local = at.astimezone(timezone)
+    day = _zh_day if language == "zh-CN" else _en_day_before_time
+    return _naming_zone(f"{day(local)} {local:%H:%M}", timezone, language)
+
+
+def _naming_zone(text: str, timezone: ZoneInfo, language: Language) -> str:
+    """English names the zone, Chinese only when it is not the one its readers assume."""
     if language == "zh-CN":
         return text if timezone.key == _ZONE_CHINESE_READERS_ASSUME else f"{text}（{timezone.key}）"
     return f"{text} ({timezone.key})"

@@ -42,6 +42,7 @@ class Draft:
     minutes_before: int | None = None
     previous: SessionFacts | None = None
     cancel_reason: str | None = None
+    organization_seat: bool = False
 
 
 async def post_notices(db: AsyncSession, context: NotifyContext, drafts: Sequence[Draft]) -> int:
@@ -66,6 +67,7 @@ async def post_notices(db: AsyncSession, context: NotifyContext, drafts: Sequenc
             minutes_before=draft.minutes_before,
             previous=draft.previous,
             cancel_reason=draft.cancel_reason,
+            organization_seat=draft.organization_seat,
         )
         made.append((draft, facts, render_notice(facts, context.zone)))
     now = utcnow()

@@ -5,8 +5,10 @@ from fastapi import APIRouter, Form, Header, status
 from services.orgs.auth import service
 from services.orgs.auth.schemas import MeOut, PersonOut, RefreshIn, RegisterIn, TokenOut
 from services.orgs.dependencies import SettingsDep, SignedInAccount, SigningKeysDep
+from services.orgs.joining.service import accept_invitation
 from shared.db import DatabaseDep, SessionDep
 from shared.errors import problem_responses
+from shared.events.wiring import OutboxDep
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -16,18 +18,25 @@ router = APIRouter(prefix="/v1", tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
     description="Notices are then written in the language `Accept-Language` prefers of zh-CN (any `zh`) and "
-    "en (any `en`), by q-value; naming neither leaves the choice to the person's notification preferences.",
+    "en (any `en`), by q-value; naming neither leaves the choice to the person's notification preferences.\n\n"
+    "With `invitation_token` (from an invitation mail) the account joins that organization with the invited "
+    "role, in the same step: an unknown token (404) or one expired, used or revoked (410) creates no account.",
     operation_id="register",
-    responses=problem_responses(409, 413, 422),
+    responses=problem_responses(404, 409, 410, 413, 422),
 )
 async def register(
     body: RegisterIn,
     session: SessionDep,
+    outbox: OutboxDep,
     accept_language: Annotated[
         str | None, Header(max_length=512, description="e.g. `zh-CN,zh;q=0.9,en;q=0.8`: notices in zh-CN")
     ] = None,
 ) -> PersonOut:
-    return PersonOut.model_validate(await service.register(session, body, accept_language=accept_language))
+    person = await service.register(session, body, accept_language=accept_language)
+    if body.invitation_token is not None:
+        # One transaction: a refused token rolls the new account back with it.
+        await accept_invitation(session, outbox, person, body.invitation_token)
+    return PersonOut.model_validate(person)
 
 
 @router.post(

@@ -19,6 +19,16 @@ class RegisterIn(Input):
     email: Annotated[EmailStr, Field(max_length=254, examples=["xiaoming@example.org"])]
     password: Password
     display_name: DisplayName
+    invitation_token: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=128,
+            description="The token of an invitation mail: the new account joins that organization with the "
+            "invited role",
+            examples=[None],
+        ),
+    ] = None
 
 
 class PersonOut(Output):

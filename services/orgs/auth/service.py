@@ -66,7 +66,9 @@ async def register(session: AsyncSession, body: RegisterIn, *, accept_language: 
         raise Conflict("An account with this email already exists") from exc
 
 
-def _hash_refresh_token(token: str) -> str:
+def token_digest(token: str) -> str:
+    """How a bearer secret (a refresh token, an invitation token) is stored: its SHA-256, so a leaked table
+    hands out no working token. The tokens are 256 random bits: no salt or slow hash is needed."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -108,7 +110,7 @@ async def _issue_tokens(
         RefreshToken(
             person_id=person.id,
             family_id=family_id or new_id(),
-            token_hash=_hash_refresh_token(refresh_token),
+            token_hash=token_digest(refresh_token),
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_s),
         )
     )
@@ -136,7 +138,7 @@ async def refresh(
 ) -> TokenOut:
     now = datetime.now(UTC)
     tokens = RefreshTokenRepository(session)
-    stored = await tokens.by_hash(_hash_refresh_token(token))
+    stored = await tokens.by_hash(token_digest(token))
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("Refresh token is invalid, expired or revoked")
     if not await tokens.claim(stored.id, now):

@@ -15,6 +15,7 @@ from services.orgs.organizations.schemas import (
 )
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.events.wiring import OutboxDep
 from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
 
@@ -29,9 +30,13 @@ router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
     responses=problem_responses(401, 413, 422),
 )
 async def create_organization(
-    body: OrganizationCreate, principal: SignedInPerson, session: SessionDep, accept_language: AcceptLanguage = None
+    body: OrganizationCreate,
+    principal: SignedInPerson,
+    session: SessionDep,
+    outbox: OutboxDep,
+    accept_language: AcceptLanguage = None,
 ) -> OrganizationOut:
-    organization = await service.create(session, principal, body)
+    organization = await service.create(session, outbox, principal, body)
     return service.organization_out(organization, accept_language)
 
 
@@ -79,13 +84,14 @@ async def update_organization(
     "/{organization_id}/members",
     status_code=status.HTTP_201_CREATED,
     summary="Add a member (owner or admin)",
+    description="The person must have an account; to reach someone who may not, invite their address.",
     operation_id="addMember",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def add_member(
-    principal: SignedInPerson, organization: OrganizationDep, body: MemberAdd, session: SessionDep
+    principal: SignedInPerson, organization: OrganizationDep, body: MemberAdd, session: SessionDep, outbox: OutboxDep
 ) -> MemberOut:
-    return await service.add_member(session, principal, organization, body)
+    return await service.add_member(session, outbox, principal, organization, body)
 
 
 @router.get(
@@ -103,12 +109,14 @@ async def list_members(
 @router.delete(
     "/{organization_id}/members/{person_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a member (owner or admin)",
+    summary="Remove a member (owner or admin), or leave",
+    description="Any member may remove themself (leave); removing anyone else takes the owner or admin role. "
+    "The owner can neither leave nor be removed (409).",
     operation_id="removeMember",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def remove_member(
-    principal: SignedInPerson, organization: OrganizationDep, person_id: UUID, session: SessionDep
+    principal: SignedInPerson, organization: OrganizationDep, person_id: UUID, session: SessionDep, outbox: OutboxDep
 ) -> Response:
-    await service.remove_member(session, principal, organization, person_id)
+    await service.remove_member(session, outbox, principal, organization, person_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

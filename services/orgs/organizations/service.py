@@ -1,11 +1,11 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orgs.auth.repository import PersonRepository
 from services.orgs.dependencies import DatabaseMemberships
+from services.orgs.joining.memberships import admit, membership_changed
 from services.orgs.models import Membership, Organization
 from services.orgs.organizations.repository import MembershipRepository, OrganizationRepository
 from services.orgs.organizations.schemas import (
@@ -18,7 +18,9 @@ from services.orgs.organizations.schemas import (
 )
 from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, NotFound
+from shared.events.outbox import Outbox
+from shared.events.schemas import MembershipChange
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
 from shared.schemas import pick_language
@@ -41,7 +43,7 @@ def organization_out(organization: Organization, accept_language: str | None) ->
     )
 
 
-async def create(session: AsyncSession, principal: Principal, body: OrganizationCreate) -> Organization:
+async def create(session: AsyncSession, outbox: Outbox, principal: Principal, body: OrganizationCreate) -> Organization:
     organization = await OrganizationRepository(session).add(
         Organization(
             name=body.name,
@@ -52,9 +54,10 @@ async def create(session: AsyncSession, principal: Principal, body: Organization
             search_text=_search_text(body.name),
         )
     )
-    await MembershipRepository(session).add(
+    owner = await MembershipRepository(session).add(
         Membership(organization_id=organization.id, person_id=principal.person_id, role=OrgRole.owner.value)
     )
+    await membership_changed(session, outbox, owner, "joined", via="created", by_person_id=principal.person_id)
     return organization
 
 
@@ -82,23 +85,14 @@ async def update(
 
 
 async def add_member(
-    session: AsyncSession, principal: Principal, organization: Organization, body: MemberAdd
+    session: AsyncSession, outbox: Outbox, principal: Principal, organization: Organization, body: MemberAdd
 ) -> MemberOut:
     await require_org_role(DatabaseMemberships(session), principal, organization.id, OrgRole.admin)
     person = await PersonRepository(session).by_email(body.email)
     if person is None:
-        raise NotFound("No account with this email; the person must register first")
-    memberships = MembershipRepository(session)
-    if await memberships.find(organization.id, person.id) is not None:
-        raise Conflict("This person is already a member of the organization")
-    try:
-        membership = await memberships.add(
-            Membership(organization_id=organization.id, person_id=person.id, role=body.role.value)
-        )
-    except IntegrityError as exc:
-        raise Conflict("This person is already a member of the organization") from exc
-    return MemberOut(
-        organization_id=organization.id, person_id=person.id, display_name=person.display_name, role=membership.role
+        raise NotFound("No account with this email; invite the address instead (POST .../invitations)")
+    return await admit(
+        session, outbox, organization.id, person, body.role.value, via="added", by_person_id=principal.person_id
     )
 
 
@@ -127,13 +121,19 @@ async def list_members(
 
 
 async def remove_member(
-    session: AsyncSession, principal: Principal, organization: Organization, person_id: UUID
+    session: AsyncSession, outbox: Outbox, principal: Principal, organization: Organization, person_id: UUID
 ) -> None:
-    await require_org_role(DatabaseMemberships(session), principal, organization.id, OrgRole.admin)
+    """A member leaves on their own; an owner or admin removes anyone else. The owner stays: an organization
+    has exactly one, and ownership cannot be handed over."""
+    leaving = person_id == principal.person_id
+    if not leaving:
+        await require_org_role(DatabaseMemberships(session), principal, organization.id, OrgRole.admin)
     memberships = MembershipRepository(session)
     membership = await memberships.find(organization.id, person_id)
     if membership is None:
         raise NotFound("This person is not a member of the organization")
     if membership.role == OrgRole.owner.value:
-        raise Forbidden("The owner cannot be removed from the organization")
+        raise Conflict("The owner cannot leave or be removed: an organization keeps its owner")
     await memberships.delete(membership)
+    change: MembershipChange = "left" if leaving else "removed"
+    await membership_changed(session, outbox, membership, change, by_person_id=principal.person_id)

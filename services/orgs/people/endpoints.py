@@ -2,13 +2,20 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.orgs.auth.repository import PersonRepository
 from services.orgs.auth.schemas import MembershipRef
 from services.orgs.dependencies import OrganizationDep, SettingsDep, SignedInPerson
-from services.orgs.models import Membership, RevokedSubject
-from services.orgs.people.schemas import MemberRef, PersonContact, PersonMemberships, PersonPublic
+from services.orgs.models import ORGANIZATION_KINDS, Membership, Organization, Person, RevokedSubject
+from services.orgs.people.schemas import (
+    KindsQuery,
+    KindTallyOut,
+    MemberRef,
+    PersonContact,
+    PersonMemberships,
+    PersonPublic,
+)
 from shared.clients import InternalCaller
 from shared.db import SessionDep
 from shared.errors import NotFound, problem_responses
@@ -69,14 +76,39 @@ async def person_contact(person_id: UUID, session: SessionDep) -> PersonContact:
 
 @internal_router.get(
     "/organizations/{organization_id}/members",
-    summary="Every member id of an organization",
+    summary="Every member of an organization, with role and display name",
     operation_id="internalOrganizationMembers",
 )
 async def organization_members(organization: OrganizationDep, session: SessionDep) -> list[MemberRef]:
     rows = await session.execute(
-        select(Membership.person_id, Membership.role).where(Membership.organization_id == organization.id)
+        select(Membership.person_id, Membership.role, Person.display_name)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.organization_id == organization.id)
     )
-    return [MemberRef(person_id=person_id, role=role) for person_id, role in rows.all()]
+    return [
+        MemberRef(person_id=person_id, role=role, display_name=display_name)
+        for person_id, role, display_name in rows.all()
+    ]
+
+
+@internal_router.post(
+    "/organizations/kinds",
+    summary="Organizations per kind, and how many of the given ones are of each kind",
+    operation_id="internalOrganizationKinds",
+)
+async def organization_kinds(body: KindsQuery, session: SessionDep) -> list[KindTallyOut]:
+    """Every kind, zeros included, in the contract's order. Booking's operator report sends the organizations
+    it saw active (a POST: the ids would not fit in a URL)."""
+    per_kind = select(Organization.kind, func.count()).group_by(Organization.kind)
+    totals: dict[str, int] = dict((await session.execute(per_kind)).all())
+    listed: dict[str, int] = {}
+    if body.organization_ids:
+        among = per_kind.where(Organization.id.in_(body.organization_ids))
+        listed = dict((await session.execute(among)).all())
+    return [
+        KindTallyOut(kind=kind, organizations=totals.get(kind, 0), listed=listed.get(kind, 0))
+        for kind in ORGANIZATION_KINDS
+    ]
 
 
 @internal_router.get(

@@ -13,9 +13,9 @@ router = APIRouter(prefix="/v1/me", tags=["privacy"])
 @router.get(
     "/export",
     summary="Everything Learning City holds about you",
-    description="One JSON document: your profile and memberships (orgs), your bookings, check-ins and "
-    "learning record (booking), your notices, preferences, reminders and calendar feed (notify). When a "
-    "service cannot answer, 503 with `Retry-After`: never a partial document.",
+    description="One JSON document: your profile, memberships, join requests and invitations (orgs), your "
+    "bookings, check-ins and learning record (booking), your notices, preferences, reminders and calendar feed "
+    "(notify). When a service cannot answer, 503 with `Retry-After`: never a partial document.",
     operation_id="exportMe",
     responses=problem_responses(401, 503),
 )
@@ -32,8 +32,9 @@ async def export_me(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Erase your account and your data in every service",
     description="Needs your password (wrong: 403; it counts toward the sign-in lock like a failed sign-in, "
-    "so repeated tries get 429). Your account, sign-ins and memberships are deleted at once: your tokens and "
-    "password stop working. The other services then erase or anonymize what they hold (`person.erased`): "
+    "so repeated tries get 429). Your account, sign-ins, memberships, join requests and the invitations sent "
+    "to your address are deleted at once: your tokens and password stop working. The other services then "
+    "erase or anonymize what they hold (`person.erased`): "
     "your active bookings are cancelled and their seats offered to the waitlist; check-ins stay only as "
     "anonymous counts; your notices, preferences and calendar feed are deleted.\n\n"
     "Organizations you own stay, without an owner (there is one owner per organization, and ownership "

@@ -6,6 +6,8 @@ from pydantic import Field
 
 from services.orgs.auth.language import Language
 from services.orgs.auth.schemas import Email, Name, Role
+from services.orgs.joining.schemas import InvitationStatus
+from shared.events.schemas import JoinRequestStatus
 from shared.schemas import Input, LocalizedText, Output
 
 _BOOKING_EXAMPLE = {
@@ -59,12 +61,40 @@ class ExportedMembership(Output):
     joined_at: datetime
 
 
+class ExportedJoinRequest(Output):
+    id: UUID
+    organization_id: UUID
+    organization_name: Annotated[LocalizedText, Field(examples=[{"zh-CN": "北山街道社区学校", "en": "Beishan School"}])]
+    status: JoinRequestStatus
+    message: Annotated[str | None, Field(examples=["想参加读书会 I'd like to join the reading circle"])]
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class ExportedInvitation(Output):
+    """An invitation sent to your address, or one you accepted."""
+
+    id: UUID
+    organization_id: UUID
+    organization_name: Annotated[LocalizedText, Field(examples=[{"zh-CN": "北山街道社区学校", "en": "Beishan School"}])]
+    email: Email
+    role: Role
+    status: InvitationStatus
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+
+
 class PersonalData(Output):
     """Everything Learning City holds about you, from every service, as of `exported_at`."""
 
     exported_at: datetime
     person: ExportedPerson
     memberships: list[ExportedMembership]
+    join_requests: Annotated[list[ExportedJoinRequest], Field(description="Your requests to join organizations")]
+    invitations: Annotated[
+        list[ExportedInvitation], Field(description="Invitations sent to your address, and those you accepted")
+    ]
     booking: Annotated[
         dict[str, Any],
         Field(

@@ -4,10 +4,17 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orgs.auth.service import check_password, count_sign_in_attempt, throttle_key
+from services.orgs.joining.service import invitation_status
 from services.orgs.models import Person, RevokedSubject
 from services.orgs.peers import PersonExports
 from services.orgs.privacy.repository import PersonalDataRepository
-from services.orgs.privacy.schemas import ExportedMembership, ExportedPerson, PersonalData
+from services.orgs.privacy.schemas import (
+    ExportedInvitation,
+    ExportedJoinRequest,
+    ExportedMembership,
+    ExportedPerson,
+    PersonalData,
+)
 from services.orgs.settings import OrgsSettings
 from shared.db import Database
 from shared.errors import Forbidden, Unauthorized
@@ -18,10 +25,14 @@ from shared.revocation import subject_hash
 
 
 async def export(session: AsyncSession, person: Person, peers: PersonExports) -> PersonalData:
-    memberships = await PersonalDataRepository(session).memberships_with_names(person.id)
+    personal_data = PersonalDataRepository(session)
+    memberships = await personal_data.memberships_with_names(person.id)
+    join_requests = await personal_data.join_requests_with_names(person.id)
+    invitations = await personal_data.invitations_with_names(person.id, person.email)
     booking, notify = await peers.of(person.id)
+    now = datetime.now(UTC)
     return PersonalData(
-        exported_at=datetime.now(UTC),
+        exported_at=now,
         person=ExportedPerson(
             id=person.id,
             email=person.email,
@@ -38,6 +49,32 @@ async def export(session: AsyncSession, person: Person, peers: PersonExports) ->
                 joined_at=membership.created_at,
             )
             for membership, name in memberships
+        ],
+        join_requests=[
+            ExportedJoinRequest(
+                id=request.id,
+                organization_id=request.organization_id,
+                organization_name=name,
+                status=request.status,
+                message=request.message,
+                created_at=request.created_at,
+                decided_at=request.decided_at,
+            )
+            for request, name in join_requests
+        ],
+        invitations=[
+            ExportedInvitation(
+                id=invitation.id,
+                organization_id=invitation.organization_id,
+                organization_name=name,
+                email=invitation.email,
+                role=invitation.role,
+                status=invitation_status(invitation, now),
+                created_at=invitation.created_at,
+                expires_at=invitation.expires_at,
+                accepted_at=invitation.accepted_at,
+            )
+            for invitation, name in invitations
         ],
         booking=booking,
         notify=notify,
@@ -62,7 +99,7 @@ async def erase(
     if await PersonalDataRepository(session).get(person.id, for_update=True) is None:
         raise Unauthorized("Account no longer exists")
     erasure_id = new_id()
-    await PersonalDataRepository(session).erase(person.id, throttle_key(person.email))
+    await PersonalDataRepository(session).erase(person.id, person.email, throttle_key(person.email))
     await _revoke_tokens(session, settings, person)
     # The erasure is the event's aggregate, never the person: no subscriber's positions keep their id.
     await outbox.emit(session, "person.erased", erasure_id, PersonErased(erasure_id=erasure_id, person_id=person.id))
