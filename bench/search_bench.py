@@ -4,7 +4,9 @@ with the very same SQL issued directly through asyncpg, on a generated city.
 The city: 5,000 sites scattered over central Hangzhou (about 28 x 28 km), four activities per site and
 100,000 sessions over the coming eight weeks (3% cancelled, 30% with availability figures), generated in
 SQL (INSERT ... SELECT generate_series), then ANALYZEd. Each request: a random point in the city, a
-15-minute walk (1,125 m), a one-week window, the first page (20 items, nearest first).
+15-minute walk (1,125 m), a one-week window, the first page (20 items, nearest first). The same again with
+`q` (default `poetry`, a word every generated activity has, so every session in reach matches and is
+ranked: the worst case for relevance ranking): the first page by relevance, discounted by distance.
 
 Rows of one run, same database, same queries:
   * service: `learncity serve catalog --workers N` (N = 1, then 2: one per core) over HTTP/1.1 keep-alive,
@@ -16,7 +18,8 @@ Targets: service throughput >= 50% of direct SQL, service p99 < 50 ms.
 Besides latency and throughput, each row shows the CPU time one request costs, per process group (read
 from /proc): on a shared 2-core machine throughput moves with whatever else runs, CPU per request does not.
 
-Usage: `uv run python bench/search_bench.py [--duration 20] [--clients 10] [--workers 1 2] [--plan]`.
+Usage: `uv run python bench/search_bench.py [--duration 20] [--clients 10] [--workers 1 2] [--q poetry] [--plan]`
+(`--q ''` leaves the ranked run out).
 """
 
 import argparse
@@ -36,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import asyncpg
 from rich.console import Console
@@ -46,7 +49,9 @@ from bench._support import CpuUse, backend_pids, free_port, scratch_database, se
 from services.catalog.geo import GeoPoint
 from services.catalog.search.repository import SearchFilters, search_query
 from services.catalog.search.schemas import SearchSort
+from services.catalog.search.text import search_text_upkeep
 from shared.db import driver_url
+from shared.driver import DriverStatement
 
 # Central Hangzhou: West Lake, the old city, Binjiang, Xiaoshan's edge, Gongshu.
 SOUTH, NORTH, WEST, EAST = 30.15, 30.40, 120.05, 120.34
@@ -68,15 +73,14 @@ CITY_SQL = [
     """,
     """
     INSERT INTO catalog.activities (id, title, description, kind, topics, audience, language, host_org_id, site_id,
-                                    price_cents, search_text)
+                                    price_cents)
     SELECT uuidv7(), jsonb_build_object('zh-CN', '读书会 第' || n || '期', 'en', 'Reading circle no. ' || n),
            jsonb_build_object('zh-CN', '一起读宋词与西湖的故事。', 'en', 'We read Song poetry and West Lake stories.'),
            (ARRAY['course','workshop','lecture','forum','reading','exhibition','screening','performance',
                   'study_group','festival_event'])[1 + n % 10],
            ARRAY[(ARRAY['literature','history','film','digital_skills','music'])[1 + n % 5]],
            ARRAY[(ARRAY['adults','seniors','families','children'])[1 + n % 4]],
-           'zh-CN', s.owner_org_id, s.id, (n % 3) * 1000,
-           lower('读书会 第' || n || '期 reading circle no. ' || n || ' 一起读宋词与西湖的故事。 we read song poetry')
+           'zh-CN', s.owner_org_id, s.id, (n % 3) * 1000
     FROM (SELECT id, owner_org_id, row_number() OVER (ORDER BY id) AS rank FROM catalog.sites) AS s,
          generate_series(0, 3) AS k,
          LATERAL (SELECT (s.rank - 1) * 4 + k AS n) AS numbered
@@ -108,10 +112,14 @@ async def build_city(dsn: str, *, sites: int, sessions: int) -> dict[str, int]:
     connection = await asyncpg.connect(dsn)
     try:
         per_activity = max(1, sessions // (sites * 4))
-        for statement in CITY_SQL:
+        for statement in CITY_SQL[:-1]:
             await connection.execute(
                 statement.replace(":sites", str(sites)).replace(":sessions_per_activity", str(per_activity))
             )
+        # The activities' search text, written as the service writes it.
+        upkeep = DriverStatement.of(search_text_upkeep())
+        await connection.execute(upkeep.sql, *upkeep.arguments({}))
+        await connection.execute(CITY_SQL[-1])
         counts = {}
         for table in ("sites", "activities", "sessions", "session_availability"):
             counts[table] = await connection.fetchval(f"SELECT count(*) FROM catalog.{table}")
@@ -124,16 +132,21 @@ def random_point(rng: random.Random) -> GeoPoint:
     return GeoPoint(lat=rng.uniform(SOUTH + MARGIN, NORTH - MARGIN), lon=rng.uniform(WEST + MARGIN, EAST - MARGIN))
 
 
-def search_path(point: GeoPoint, window: tuple[datetime, datetime]) -> str:
+def search_path(point: GeoPoint, window: tuple[datetime, datetime], q: str | None) -> str:
     period = {"from": window[0].strftime("%Y-%m-%dT%H:%M:%SZ"), "to": window[1].strftime("%Y-%m-%dT%H:%M:%SZ")}
     query = {"near": f"{point.lat:.6f},{point.lon:.6f}", "walk_minutes": WALK_MINUTES} | period
-    return f"/v1/search/sessions?{urlencode(query)}"
+    return f"/v1/search/sessions?{urlencode(query | ({'q': q} if q else {}))}"
 
 
-def direct_query(point: GeoPoint, window: tuple[datetime, datetime]) -> tuple[str, list[Any]]:
-    """The service's own statement and arguments for the first page, nearest first."""
+def direct_query(point: GeoPoint, window: tuple[datetime, datetime], q: str | None) -> tuple[str, list[Any]]:
+    """The service's own statement and arguments for the first page: nearest first, or by relevance with `q`."""
     filters = SearchFilters(
-        near=point, walk_minutes=WALK_MINUTES, starts_from=window[0], starts_before=window[1], sort=SearchSort.distance
+        near=point,
+        walk_minutes=WALK_MINUTES,
+        starts_from=window[0],
+        starts_before=window[1],
+        sort=SearchSort.relevance if q else SearchSort.distance,
+        q=q,
     )
     return search_query(filters, after=None, limit=PAGE_SIZE + 1)
 
@@ -184,7 +197,7 @@ math.randomseed(%(seed)d)
 request = function()
   local lat = south + math.random() * (north - south)
   local lon = west + math.random() * (east - west)
-  local path = string.format("/v1/search/sessions?near=%%.6f,%%.6f&walk_minutes=%(walk)d&from=%%s&to=%%s",
+  local path = string.format("/v1/search/sessions?near=%%.6f,%%.6f&walk_minutes=%(walk)d&from=%%s&to=%%s%(query)s",
                              lat, lon, from_, to_)
   return wrk.format("GET", path)
 end
@@ -211,13 +224,16 @@ def _wrk(script: Path, base_url: str, clients: int, seconds: float) -> dict[str,
     return values
 
 
-def run_wrk(base_url: str, dsn: str, window: tuple[datetime, datetime], args: argparse.Namespace) -> dict[str, Any]:
+def run_wrk(
+    base_url: str, dsn: str, window: tuple[datetime, datetime], q: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
     """wrk (C, one thread) drives the service: it costs the shared machine far less than a Python driver."""
     period = {"from": window[0].strftime("%Y-%m-%dT%H:%M:%SZ"), "to": window[1].strftime("%Y-%m-%dT%H:%M:%SZ")}
     bounds = {"south": SOUTH + MARGIN, "north": NORTH - MARGIN, "west": WEST + MARGIN, "east": EAST - MARGIN}
     with tempfile.TemporaryDirectory(prefix="search-bench-") as folder:
         script = Path(folder) / "search.lua"
-        script.write_text(WRK_SCRIPT % {**period, **bounds, "seed": 2027, "walk": WALK_MINUTES})
+        query = f"&q={quote(q)}".replace("%", "%%") if q else ""  # string.format's own percent signs
+        script.write_text(WRK_SCRIPT % {**period, **bounds, "seed": 2027, "walk": WALK_MINUTES, "query": query})
         _wrk(script, base_url, args.clients, args.warmup)
         app_pids, database_pids = service_pids(base_url), asyncio.run(backend_pids(dsn))
         before = CpuUse.sample(app_pids, database_pids)
@@ -306,7 +322,7 @@ async def measure(
 
 
 async def run_python_driver(
-    base_url: str, dsn: str, window: tuple[datetime, datetime], args: argparse.Namespace
+    base_url: str, dsn: str, window: tuple[datetime, datetime], q: str | None, args: argparse.Namespace
 ) -> dict[str, Any]:
     """The HTTP driver when wrk is not installed (it competes with the service for CPU)."""
     clients = [KeepAliveClient(base_url) for _ in range(args.clients)]
@@ -315,7 +331,7 @@ async def run_python_driver(
 
     def request_for(client: KeepAliveClient) -> Request:
         async def request(point: GeoPoint) -> int:
-            return await client.items(search_path(point, window))
+            return await client.items(search_path(point, window, q))
 
         return request
 
@@ -331,22 +347,24 @@ async def run_python_driver(
             await client.close()
 
 
-async def items_per_page(base_url: str, window: tuple[datetime, datetime], samples: int = 50) -> float:
+async def items_per_page(base_url: str, window: tuple[datetime, datetime], q: str | None, samples: int = 50) -> float:
     """What the service answers (checked apart from wrk's timed run, which does not parse bodies)."""
     client = KeepAliveClient(base_url)
     rng = random.Random(5)
     try:
-        return sum([await client.items(search_path(random_point(rng), window)) for _ in range(samples)]) / samples
+        return sum([await client.items(search_path(random_point(rng), window, q)) for _ in range(samples)]) / samples
     finally:
         await client.close()
 
 
-def run_service(base_url: str, dsn: str, window: tuple[datetime, datetime], args: argparse.Namespace) -> dict[str, Any]:
+def run_service(
+    base_url: str, dsn: str, window: tuple[datetime, datetime], q: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
     if shutil.which("wrk") is not None:
-        stats = run_wrk(base_url, dsn, window, args)
+        stats = run_wrk(base_url, dsn, window, q, args)
     else:
-        stats = asyncio.run(run_python_driver(base_url, dsn, window, args))
-    stats["items"] = asyncio.run(items_per_page(base_url, window))
+        stats = asyncio.run(run_python_driver(base_url, dsn, window, q, args))
+    stats["items"] = asyncio.run(items_per_page(base_url, window, q))
     return stats
 
 
@@ -356,7 +374,9 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
         await connection.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def run_direct(dsn: str, window: tuple[datetime, datetime], args: argparse.Namespace) -> dict[str, Any]:
+async def run_direct(
+    dsn: str, window: tuple[datetime, datetime], q: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
     pool = await asyncpg.create_pool(dsn, min_size=args.clients, max_size=args.clients, init=_json_codecs)
     try:
         connections = [await pool.acquire() for _ in range(args.clients)]
@@ -364,7 +384,7 @@ async def run_direct(dsn: str, window: tuple[datetime, datetime], args: argparse
 
         def request_for(connection: asyncpg.Connection) -> Request:
             async def request(point: GeoPoint) -> int:
-                rows = await connection.fetch(*_flatten(direct_query(point, window)))
+                rows = await connection.fetch(*_flatten(direct_query(point, window, q)))
                 return min(len(rows), PAGE_SIZE)
 
             return request
@@ -387,19 +407,22 @@ def _flatten(query: tuple[str, list[Any]]) -> list[Any]:
     return [sql, *arguments]
 
 
-async def explain(dsn: str, window: tuple[datetime, datetime]) -> str:
+async def explain(dsn: str, window: tuple[datetime, datetime], q: str | None) -> str:
     connection = await asyncpg.connect(dsn)
     try:
-        sql, arguments = direct_query(random_point(random.Random(7)), window)
+        sql, arguments = direct_query(random_point(random.Random(7)), window, q)
         rows = await connection.fetch("EXPLAIN (ANALYZE, COSTS OFF) " + sql, *arguments)
         return "\n".join(row[0] for row in rows)
     finally:
         await connection.close()
 
 
-def report(counts: dict[str, int], args: argparse.Namespace, rows: list[tuple[str, dict[str, Any]]]) -> None:
+def report(
+    counts: dict[str, int], args: argparse.Namespace, q: str | None, rows: list[tuple[str, dict[str, Any]]]
+) -> None:
+    request = f"q={q!r}, by relevance" if q else "nearest first"
     table = Table(
-        title=f"GET /v1/search/sessions: {args.clients} clients, {args.duration:.0f}s each, "
+        title=f"GET /v1/search/sessions ({request}): {args.clients} clients, {args.duration:.0f}s each, "
         f"{counts['sites']:,} sites, {counts['sessions']:,} sessions, {WALK_MINUTES}-minute walk, one-week window"
     )
     columns = ("path", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "items/req")
@@ -433,7 +456,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10, help="concurrent clients")
     parser.add_argument("--sites", type=int, default=5_000)
     parser.add_argument("--sessions", type=int, default=100_000)
-    parser.add_argument("--plan", action="store_true", help="print the query plan")
+    parser.add_argument("--plan", action="store_true", help="print the query plans")
+    parser.add_argument("--q", default="poetry", help="the text of the ranked run ('' to leave it out)")
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn worker counts to run the service with"
     )
@@ -446,19 +470,24 @@ def main() -> None:
         built = time.perf_counter()
         counts = asyncio.run(build_city(dsn, sites=args.sites, sessions=args.sessions))
         console.print(f"City: {counts} in {time.perf_counter() - built:.1f}s")
-        plan = asyncio.run(explain(dsn, window))
-        uses_index = "ix_sites_earth_location" in plan
-        console.print(f"GiST index ix_sites_earth_location in the plan: {uses_index}")
-        if args.plan or not uses_index:
-            console.print(plan)
-        rows: list[tuple[str, dict[str, Any]]] = []
-        for workers in args.workers:
-            with catalog_process(url, workers) as base_url:
-                label = f"service, {workers} worker{'s' if workers > 1 else ''} (HTTP + JSON)"
-                rows.append((label, run_service(base_url, dsn, window, args)))
-        rows.append(("direct SQL (asyncpg)", asyncio.run(run_direct(dsn, window, args))))
+        variants: list[str | None] = [None, *([args.q] if args.q else [])]
+        results: list[tuple[str | None, list[tuple[str, dict[str, Any]]]]] = []
+        for q in variants:
+            plan = asyncio.run(explain(dsn, window, q))
+            uses_index = "ix_sites_earth_location" in plan
+            console.print(f"q={q!r}: GiST index ix_sites_earth_location in the plan: {uses_index}")
+            if args.plan or not uses_index:
+                console.print(plan)
+            rows: list[tuple[str, dict[str, Any]]] = []
+            for workers in args.workers:
+                with catalog_process(url, workers) as base_url:
+                    label = f"service, {workers} worker{'s' if workers > 1 else ''} (HTTP + JSON)"
+                    rows.append((label, run_service(base_url, dsn, window, q, args)))
+            rows.append(("direct SQL (asyncpg)", asyncio.run(run_direct(dsn, window, q, args))))
+            results.append((q, rows))
     console.print(f"load average after: {os.getloadavg()[0]:.2f}")
-    report(counts, args, rows)
+    for q, rows in results:
+        report(counts, args, q, rows)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ export async function bookNearestSeat(client: LearningCityClient, email: string)
   const page = await client.searchNearby({ near: "30.2590,120.1640", walk_minutes: 15, available: true, limit: 5 });
   const nearest = page.items[0];
   if (nearest === undefined) return `${me.display_name}: nothing within a 15-minute walk`;
-  const booking = await client.book({ session_id: nearest.session.id, seats: 1 }, crypto.randomUUID());
+  const booking = await client.book({ session_id: nearest.session.id, seats: 1, seat: "standard" }, crypto.randomUUID());
   const seats = await client.availability(booking.session_id);
   return `${describeResult(nearest)}\n${bookingMessage(booking)} (${seats.seats_available} left)`;
 }

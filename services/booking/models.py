@@ -32,6 +32,10 @@ from shared.events.tables import define_event_tables
 SCHEMA = "booking"
 
 SESSION_STATUSES = ("scheduled", "cancelled")
+LEARNING_MODES = ("in_person", "online", "hybrid")
+# standard: what a request asks for by default (in-person seats not kept apart, or an online session's seats);
+# accessible: in-person seats kept for people who ask for one; online: a hybrid session's online seats.
+SEAT_POOLS = ("standard", "accessible", "online")
 # no_show: confirmed, not checked in by the session's end plus the grace period (never credited).
 BOOKING_STATUSES = ("confirmed", "waitlisted", "cancelled", "no_show")
 ACTIVE_STATUSES = ("confirmed", "waitlisted")
@@ -61,9 +65,24 @@ class Inventory(BookingBase):
 
     __tablename__ = "inventory"
     __table_args__ = (
-        CheckConstraint("confirmed_seats >= 0 AND confirmed_seats <= capacity", name="seats_within_capacity"),
+        # The standard pool: `capacity` less the accessible seats kept apart.
+        CheckConstraint(
+            "confirmed_seats >= 0 AND confirmed_seats <= capacity - accessible_capacity", name="seats_within_capacity"
+        ),
+        CheckConstraint(
+            "accessible_confirmed >= 0 AND accessible_confirmed <= accessible_capacity "
+            "AND accessible_capacity <= capacity",
+            name="accessible_within_capacity",
+        ),
+        CheckConstraint("online_confirmed >= 0 AND online_confirmed <= online_capacity", name="online_within_capacity"),
+        CheckConstraint(_in("mode", LEARNING_MODES), name="mode_known"),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("waitlist_length >= 0", name="waitlist_not_negative"),
+        CheckConstraint(
+            "accessible_waitlist >= 0 AND online_waitlist >= 0 "
+            "AND accessible_waitlist + online_waitlist <= waitlist_length",
+            name="pool_waitlists_within_waitlist",
+        ),
         CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
     )
 
@@ -82,6 +101,16 @@ class Inventory(BookingBase):
     confirmed_seats: Mapped[int] = mapped_column(Integer, server_default="0")
     # Waitlisted bookings (not seats) of the session, kept with the seats so one row answers availability.
     waitlist_length: Mapped[int] = mapped_column(Integer, server_default="0")
+    mode: Mapped[str] = mapped_column(String(16), server_default="in_person")
+    join_url: Mapped[str | None] = mapped_column(String(500))
+    accessible_capacity: Mapped[int] = mapped_column(Integer, server_default="0")
+    accessible_confirmed: Mapped[int] = mapped_column(Integer, server_default="0")
+    online_capacity: Mapped[int] = mapped_column(Integer, server_default="0")
+    online_confirmed: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Of `waitlist_length`, the bookings waiting for an accessible or an online seat (the rest wait for
+    # standard seats): on the row, so a conditional UPDATE can tell whether anyone waits in its pool.
+    accessible_waitlist: Mapped[int] = mapped_column(Integer, server_default="0")
+    online_waitlist: Mapped[int] = mapped_column(Integer, server_default="0")
     # The last waitlist sequence handed out: FIFO order, increased under the row lock, never reused.
     waitlist_last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql("now()"))
@@ -100,6 +129,9 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
             f"organization_id IS NOT NULL OR seats <= {MAX_SEATS_PER_BOOKING}", name="personal_seats_range"
         ),
         CheckConstraint("block_id IS NULL OR (seats = 1 AND organization_id IS NOT NULL)", name="line_is_one_seat"),
+        CheckConstraint(_in("seat_pool", SEAT_POOLS), name="seat_pool_known"),
+        # Organization blocks and their lines take standard seats.
+        CheckConstraint("organization_id IS NULL OR seat_pool = 'standard'", name="blocks_take_standard_seats"),
         CheckConstraint(_in("status", BOOKING_STATUSES), name="status_known"),
         # Exactly the confirmed bookings carry a check-in code; every waitlisted one has its place in line.
         CheckConstraint("(status = 'confirmed') = (checkin_code IS NOT NULL)", name="code_iff_confirmed"),
@@ -145,6 +177,7 @@ class Booking(IdMixin, TimestampMixin, BookingBase):
     # A waitlisted block's named members: their lines are made when the block is confirmed.
     pending_members: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid), server_default=sql("'{}'"), default=list)
     seats: Mapped[int] = mapped_column(SmallInteger)
+    seat_pool: Mapped[str] = mapped_column(String(16), server_default="standard")
     status: Mapped[str] = mapped_column(String(16))
     # The session's `inventory.ends_at`, copied when the booking is made and kept equal when the session
     # moves (same transaction, under the session's row lock), so the limit counts without a join.

@@ -87,8 +87,9 @@ def _outbox_ctes(name: str, *, event_type: str, source: str, aggregate: str, sub
     )"""
 
 
-# `availability.changed`. Expects a CTE `figures` (one row or none) with session_id, capacity,
-# confirmed_seats, waitlist_length.
+# `availability.changed`, as `Figures.payload()` makes it. Expects a CTE `figures` (one row or none) with
+# session_id, capacity, confirmed_seats, waitlist_length, accessible_capacity, accessible_confirmed,
+# online_capacity, online_confirmed.
 AVAILABILITY_OUTBOX_CTES = _outbox_ctes(
     "availability",
     event_type="availability.changed",
@@ -98,8 +99,13 @@ AVAILABILITY_OUTBOX_CTES = _outbox_ctes(
     payload="""jsonb_build_object(
                 'session_id', figures.session_id, 'capacity', figures.capacity,
                 'confirmed_seats', figures.confirmed_seats,
-                'seats_available', GREATEST(figures.capacity - figures.confirmed_seats, 0),
-                'waitlist_length', figures.waitlist_length)""",
+                'seats_available',
+                    GREATEST(figures.capacity - figures.accessible_capacity - figures.confirmed_seats, 0),
+                'waitlist_length', figures.waitlist_length,
+                'accessible_capacity', figures.accessible_capacity,
+                'accessible_available', GREATEST(figures.accessible_capacity - figures.accessible_confirmed, 0),
+                'online_capacity', figures.online_capacity,
+                'online_available', GREATEST(figures.online_capacity - figures.online_confirmed, 0))""",
 )
 AVAILABILITY_OUTBOX_BINDS = (
     bindparam("subscribers", type_=ARRAY(String)),

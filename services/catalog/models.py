@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Double,
@@ -52,6 +53,7 @@ ACTIVITY_KINDS = (
 )
 SERIES_KINDS = ("festival", "programme", "course")
 SESSION_STATUSES = ("scheduled", "cancelled")
+LEARNING_MODES = ("in_person", "online", "hybrid")
 MAX_CAPACITY = 100_000
 
 
@@ -82,6 +84,12 @@ class Site(IdMixin, TimestampMixin, CatalogBase):
         Index("ix_sites_earth_location", text("ll_to_earth(lat, lon)"), postgresql_using="gist"),
         Index("ix_sites_owner_org_id", "owner_org_id"),
         Index("ix_sites_kind_id", "kind", "id"),
+        Index(
+            "ix_sites_search_name_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ),
     )
 
     name: Mapped[dict[str, str]] = mapped_column(JSONB)
@@ -93,6 +101,8 @@ class Site(IdMixin, TimestampMixin, CatalogBase):
     owner_org_id: Mapped[UUID]
     accessibility: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"), default=list)
     opening_hours: Mapped[str | None] = mapped_column(String(200))
+    # `GET /v1/sites?q=` and session search (services/catalog/search/text.py: lowercased, CJK bigrams added).
+    search_name: Mapped[str] = mapped_column(Text, Computed("catalog.localized_search_words(name)"))
 
 
 class Series(IdMixin, TimestampMixin, CatalogBase):
@@ -111,6 +121,7 @@ class Series(IdMixin, TimestampMixin, CatalogBase):
     ends_on: Mapped[date] = mapped_column(Date)
     organizer_org_id: Mapped[UUID]
     description: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    search_name: Mapped[str] = mapped_column(Text, Computed("catalog.localized_search_words(name)"))
 
 
 class Activity(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
@@ -118,10 +129,12 @@ class Activity(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
     __table_args__ = (
         CheckConstraint(_in("kind", ACTIVITY_KINDS), name="kind_known"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint(_in("mode", LEARNING_MODES), name="mode_known"),
+        CheckConstraint("mode <> 'in_person' OR join_url IS NULL", name="join_url_only_online"),
         Index("ix_activities_host_org_id", "host_org_id"),
         Index("ix_activities_site_id", "site_id"),
         Index("ix_activities_series_id", "series_id"),
-        # `q` search: a substring of any title or description, in any language (Chinese included).
+        # `q` search: trigram similarity or a substring of the search text, in any language (Chinese included).
         Index(
             "ix_activities_search_text_trgm",
             "search_text",
@@ -142,7 +155,13 @@ class Activity(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
     site_id: Mapped[UUID | None] = mapped_column(ForeignKey("sites.id"))
     series_id: Mapped[UUID | None] = mapped_column(ForeignKey("series.id"))
     price_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Lowercased titles and descriptions in every language, for `q` (kept in step by the service).
+    mode: Mapped[str] = mapped_column(String(16), default="in_person", server_default="in_person")
+    # Where online (and hybrid) learners join: shown only to people holding a confirmed booking (by booking).
+    join_url: Mapped[str | None] = mapped_column(String(500))
+    # Search words (services/catalog/search/text.py) for `q`: the titles alone (ranked highest), the site's and
+    # series' names (kept in step by the service), and everything, descriptions included (what `q` matches).
+    search_title: Mapped[str] = mapped_column(Text, Computed("catalog.localized_search_words(title)"))
+    search_names: Mapped[str] = mapped_column(Text, server_default="")
     search_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
@@ -154,6 +173,8 @@ class ActivitySession(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
         CheckConstraint("starts_at < ends_at", name="times_ordered"),
         CheckConstraint(f"capacity BETWEEN 1 AND {MAX_CAPACITY}", name="capacity_range"),
         CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
+        CheckConstraint("accessible_seats BETWEEN 0 AND capacity", name="accessible_seats_within_capacity"),
+        CheckConstraint(f"online_capacity BETWEEN 0 AND {MAX_CAPACITY}", name="online_capacity_range"),
         CheckConstraint("(status = 'cancelled') = (cancelled_at IS NOT NULL)", name="cancelled_at_iff_cancelled"),
         CheckConstraint(
             "booking_opens_at IS NULL OR booking_closes_at IS NULL OR booking_opens_at < booking_closes_at",
@@ -165,6 +186,13 @@ class ActivitySession(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
         # Search: upcoming sessions at the sites found near a point, and the time-ordered listing.
         Index("ix_sessions_site_id_starts_at", "site_id", "starts_at", postgresql_where=text("status = 'scheduled'")),
         Index("ix_sessions_starts_at_id", "starts_at", "id", postgresql_where=text("status = 'scheduled'")),
+        # Search with `near`: the online sessions (no site) that follow the walkable ones.
+        Index(
+            "ix_sessions_online_starts_at_id",
+            "starts_at",
+            "id",
+            postgresql_where=text("status = 'scheduled' AND site_id IS NULL"),
+        ),
     )
 
     activity_id: Mapped[UUID] = mapped_column(ForeignKey("activities.id"))
@@ -173,6 +201,10 @@ class ActivitySession(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     capacity: Mapped[int] = mapped_column(Integer)
+    # Of `capacity`, the seats kept for people who ask for an accessible one (wheelchair spaces).
+    accessible_seats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A hybrid session's online seats, apart from the in-person `capacity`.
+    online_capacity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="scheduled", server_default="scheduled")
     booking_opens_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     booking_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -199,6 +231,10 @@ class SessionAvailability(CatalogBase):
     confirmed_seats: Mapped[int] = mapped_column(Integer)
     seats_available: Mapped[int] = mapped_column(Integer)
     waitlist_length: Mapped[int] = mapped_column(Integer)
+    accessible_capacity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accessible_available: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    online_capacity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    online_available: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 

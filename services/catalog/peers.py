@@ -1,6 +1,7 @@
 """What the catalog asks other services over HTTP: does an organization exist (orgs), how many seats of a
 session are confirmed (booking). Both fail as 503 with Retry-After when the peer is down."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from fastapi import FastAPI
@@ -40,22 +41,36 @@ class OrganizationDirectory:
         await require_org_role(memberships, principal, organization_id, minimum)
 
 
+@dataclass(frozen=True, slots=True)
+class BookedSeats:
+    """Seats booking has confirmed in each pool of a session."""
+
+    standard: int
+    accessible: int = 0
+    online: int = 0
+
+
 class BookingSeats:
     """Confirmed seats of a session, from booking's public availability endpoint."""
 
     def __init__(self, booking: ServiceClient) -> None:
         self._booking = booking
 
-    async def confirmed_seats(self, session_id: UUID) -> int:
+    async def booked_seats(self, session_id: UUID) -> BookedSeats:
+        """`confirmed_seats` is the standard pool's; the accessible and online pools' booked seats are their
+        capacity less their free seats (pools booking does not report are empty)."""
         try:
             body = await self._booking.get_json(f"/v1/availability/{session_id}")
         except NotFound:
-            return 0  # booking has never heard of the session: nobody has booked it
+            return BookedSeats(0)  # booking has never heard of the session: nobody has booked it
         try:
-            confirmed = int(body["confirmed_seats"])
-        except (KeyError, TypeError, ValueError) as exc:
+            return BookedSeats(
+                standard=int(body["confirmed_seats"]),
+                accessible=int(body.get("accessible_capacity", 0)) - int(body.get("accessible_available", 0)),
+                online=int(body.get("online_capacity", 0)) - int(body.get("online_available", 0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ServiceUnavailable("The booking service answered with unexpected availability") from exc
-        return confirmed
 
 
 def booking_client(app: FastAPI) -> ServiceClient:

@@ -8,6 +8,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 SessionStatus = Literal["scheduled", "cancelled"]
+# in_person: at a site; online: a join link, no site; hybrid: a site and a join link, with online seats apart.
+LearningMode = Literal["in_person", "online", "hybrid"]
 
 
 class EventEnvelope(BaseModel):
@@ -88,16 +90,29 @@ class SessionSnapshot(BaseModel):
     place: Place | None = None
     # Why a cancelled session was cancelled, as its host gave it (session.cancelled only).
     cancel_reason: str | None = None
+    mode: LearningMode = "in_person"
+    # The activity's join link (online and hybrid): booking shows it to confirmed holders only.
+    join_url: str | None = None
+    # Of the in-person `capacity`, seats only people who ask for an accessible seat may take.
+    accessible_seats: int = 0
+    # A hybrid session's online seats, besides the in-person `capacity` (an online session's are `capacity`).
+    online_capacity: int = 0
 
 
 class AvailabilityChanged(BaseModel):
-    """Payload of availability.changed: booking's current figures for one session."""
+    """Payload of availability.changed: booking's current figures for one session. `seats_available` is the
+    standard pool's (what a request that asks for no particular seat can take); the accessible and online
+    pools are reported apart."""
 
     session_id: UUID
     capacity: int
     confirmed_seats: int
     seats_available: int
     waitlist_length: int
+    accessible_capacity: int = 0
+    accessible_available: int = 0
+    online_capacity: int = 0
+    online_available: int = 0
 
 
 # Why a booking entered its status. booked: a new booking (confirmed or waitlisted), or a member named to a

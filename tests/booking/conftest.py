@@ -47,6 +47,10 @@ class CatalogStandIn:
             status="scheduled",
             booking_opens_at=fields.pop("booking_opens_at", None),
             booking_closes_at=fields.pop("booking_closes_at", None),
+            mode=fields.pop("mode", "in_person"),
+            join_url=fields.pop("join_url", None),
+            accessible_seats=fields.pop("accessible_seats", 0),
+            online_capacity=fields.pop("online_capacity", 0),
         )
         assert not fields, f"unknown fields {fields}"
         await self.send("session.scheduled", snapshot)
@@ -125,10 +129,13 @@ async def book(
     seats: int | None = None,
     organization_id: UUID | str | None = None,
     key: str | None = None,
+    seat: str | None = None,
 ) -> httpx.Response:
     body: dict[str, Any] = {"session_id": str(session_id)}
     if seats is not None:
         body["seats"] = seats
+    if seat is not None:
+        body["seat"] = seat
     if organization_id is not None:
         body["organization_id"] = str(organization_id)
     headers = {**person.headers, "Idempotency-Key": key or str(new_id())}

@@ -39,6 +39,10 @@ async def test_booking_confirms_a_seat_with_a_checkin_code(
         "confirmed_seats": 2,
         "seats_available": 1,
         "waitlist_length": 0,
+        "accessible_capacity": 0,
+        "accessible_available": 0,
+        "online_capacity": 0,
+        "online_available": 0,
     }
 
 
@@ -118,6 +122,10 @@ async def test_strict_fifo_a_large_head_blocks_smaller_bookings_behind_it(
         "confirmed_seats": 5,
         "seats_available": 0,
         "waitlist_length": 1,
+        "accessible_capacity": 0,
+        "accessible_available": 0,
+        "online_capacity": 0,
+        "online_available": 0,
     }
 
 
@@ -275,6 +283,10 @@ async def test_session_cancelled_in_the_catalog_cancels_every_booking(
         "confirmed_seats": 0,
         "seats_available": 2,
         "waitlist_length": 0,
+        "accessible_capacity": 0,
+        "accessible_available": 0,
+        "online_capacity": 0,
+        "online_available": 0,
     }
     # Redelivering the same cancellation changes nothing; the people may not book it again.
     assert_problem(await book(client, people[0], session.session_id), 409)

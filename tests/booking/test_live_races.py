@@ -59,6 +59,10 @@ async def test_300_people_race_for_30_seats_then_10_cancel_at_once(
         "confirmed_seats": 30,
         "seats_available": 0,
         "waitlist_length": 270,
+        "accessible_capacity": 0,
+        "accessible_available": 0,
+        "online_capacity": 0,
+        "online_available": 0,
     }
 
     # Ten holders cancel at the same moment: exactly the first ten in line are promoted, once each.
@@ -151,3 +155,28 @@ async def test_a_session_cancelled_in_the_catalog_cancels_every_booking(
     figures = await availability(client, session.session_id)
     assert (figures["confirmed_seats"], figures["waitlist_length"]) == (0, 0)
     assert_problem(await book(client, people[0], session.session_id), 409)
+
+
+async def test_standard_and_accessible_requests_race_across_processes(
+    live_system: LiveSystem, client: httpx.AsyncClient, mint: Mint
+) -> None:
+    """60 standard and 30 accessible requests at once for 10 standard and 3 accessible seats: nobody who did
+    not ask takes an accessible seat, and neither pool is overbooked."""
+    session = await _catalog(live_system).schedule(capacity=13, accessible_seats=3)
+    asks = [None] * 60 + ["accessible"] * 30
+    people = [mint() for _ in asks]
+    responses = await asyncio.gather(
+        *(book(client, p, session.session_id, seat=ask) for p, ask in zip(people, asks, strict=True))
+    )
+    assert [r.status_code for r in responses] == [201] * 90, Counter(r.status_code for r in responses)
+    made = [r.json() for r in responses]
+    assert all(b.get("seat") == ask for b, ask in zip(made, asks, strict=True))
+    assert Counter((b.get("seat"), b["status"]) for b in made) == {
+        (None, "confirmed"): 10,
+        (None, "waitlisted"): 50,
+        ("accessible", "confirmed"): 3,
+        ("accessible", "waitlisted"): 27,
+    }
+    figures = await availability(client, session.session_id)
+    assert (figures["confirmed_seats"], figures["seats_available"], figures["waitlist_length"]) == (10, 0, 77)
+    assert (figures["accessible_capacity"], figures["accessible_available"]) == (3, 0)

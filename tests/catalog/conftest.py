@@ -179,6 +179,8 @@ class BookingStandIn:
 
     def __init__(self, settings: CatalogSettings) -> None:
         self.confirmed: dict[str, int] = {}
+        # Booking's accessible and online pool figures of a session, when it has them.
+        self.pools: dict[str, dict[str, int]] = {}
         self.down = False
         self.calls = 0
         http = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
@@ -192,7 +194,8 @@ class BookingStandIn:
         if session_id not in self.confirmed:
             return httpx.Response(404, json={"detail": "unknown session"})
         confirmed = self.confirmed[session_id]
-        return httpx.Response(200, json={"session_id": session_id, "capacity": 0, "confirmed_seats": confirmed})
+        body = {"session_id": session_id, "capacity": 0, "confirmed_seats": confirmed}
+        return httpx.Response(200, json=body | self.pools.get(session_id, {}))
 
 
 @pytest.fixture
@@ -213,14 +216,17 @@ def send_availability(apps: dict[str, FastAPI]) -> SendAvailability:
     sequences: defaultdict[str, int] = defaultdict(int)
     catalog_app = apps["catalog"]
 
-    async def send(session_id: str, *, capacity: int, confirmed: int, waitlist: int = 0) -> str:
+    async def send(session_id: str, *, capacity: int, confirmed: int, waitlist: int = 0, **pools: int) -> str:
+        """`pools`: accessible_capacity, accessible_available, online_capacity, online_available (the
+        standard pool's free seats are then capacity less the accessible ones, less `confirmed`)."""
         sequences[session_id] += 1
         figures = AvailabilityChanged(
             session_id=UUID(session_id),
             capacity=capacity,
             confirmed_seats=confirmed,
-            seats_available=max(0, capacity - confirmed),
+            seats_available=max(0, capacity - pools.get("accessible_capacity", 0) - confirmed),
             waitlist_length=waitlist,
+            **pools,
         )
         envelope = EventEnvelope(
             id=new_id(),

@@ -52,6 +52,10 @@ async def test_the_demo_city_and_a_second_run(
     assert min(local_days) >= TODAY and max(local_days) < TODAY + timedelta(weeks=8)
     activities = {item["activity"]["id"]: item["activity"] for item in sessions}
     assert len(activities) >= 60
+    # Online sessions (no site), hybrid ones with online seats, and accessible seats at some sites.
+    assert any(item["session"]["mode"] == "online" and item["site"] is None for item in sessions)
+    assert any(item["session"]["mode"] == "hybrid" and item["session"]["online_capacity"] > 0 for item in sessions)
+    assert any(item["session"]["accessible_seats"] > 0 for item in sessions)
     assert all({"zh-CN", "en"} <= set(activity["title"]) for activity in activities.values())
     festival_ids = {activity["series_id"] for activity in activities.values() if activity["series_id"]}
     names = [(await client.get(f"/v1/series/{series_id}")).json()["name"] for series_id in festival_ids]
@@ -68,6 +72,9 @@ async def test_the_demo_city_and_a_second_run(
 
     scheduled = [row for row in await outbox_rows() if row.type == "session.scheduled"]
     assert len(scheduled) == added["sessions"]
+    # Their join links travel to booking (for confirmed holders), never into the catalog's answers.
+    links = {row.payload["join_url"] for row in scheduled if row.payload["mode"] != "in_person"}
+    assert links and all(link.startswith("https://meet.learncity.example/") for link in links)
 
     token = await client.post("/v1/auth/token", data={"username": DEMO_EMAIL, "password": DEMO_PASSWORD})
     assert token.status_code == 200, token.text

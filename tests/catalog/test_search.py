@@ -170,7 +170,10 @@ async def test_filters(client: httpx.AsyncClient, catalog: Catalog, send_availab
         return {item["session"]["id"] for item in await _all_pages(client, **params)}
 
     assert await found() == {poetry_session["id"], film_session["id"], digital_session["id"]}
-    assert await found(near=NEAR) == {poetry_session["id"], film_session["id"]}  # digital has no site
+    # Digital has no site: with `near` it follows the walkable ones, unless in person only is asked for.
+    near = await _all_pages(client, near=NEAR)
+    assert [item["session"]["id"] for item in near][-1] == digital_session["id"] and near[-1]["distance_m"] is None
+    assert await found(near=NEAR, mode="in_person") == {poetry_session["id"], film_session["id"]}
     assert await found(kind="screening") == {film_session["id"]}
     assert await found(audience="seniors") == {film_session["id"], digital_session["id"]}
     assert await found(topic="history") == {film_session["id"]}
@@ -218,7 +221,7 @@ async def test_pages_never_repeat_or_skip_while_sessions_are_added(client: httpx
         assert len(seen) == len(set(seen)), sort
         assert set(original) <= set(seen), sort
     full = await _all_pages(client, near=NEAR, limit=7)
-    keys = [(item["distance_m"], item["session"]["id"]) for item in full]
+    keys = [(item["distance_m"], item["session"]["starts_at"], item["session"]["id"]) for item in full]
     assert keys == sorted(keys)
     by_time = await _all_pages(client, near=NEAR, sort="starts_at", limit=7)
     time_keys = [(item["session"]["starts_at"], item["session"]["id"]) for item in by_time]
@@ -254,6 +257,15 @@ async def test_bad_queries_are_422(client: httpx.AsyncClient) -> None:
         ({"cursor": "!!"}, "/query/cursor"),
         ({"near": NEAR, "cursor": encode_cursor(["2027-01-01", UUID(int=1)])}, "/query/cursor"),
         ({"cursor": encode_cursor([1.5, UUID(int=1)])}, "/query/cursor"),
+        ({"cursor": encode_cursor([1, 0.0, later(), UUID(int=1)])}, "/query/cursor"),  # online tier without near
+        ({"cursor": encode_cursor([7, 0.0, later(), UUID(int=1)])}, "/query/cursor"),
+        ({"sort": "relevance"}, "/query/sort"),
+        ({"q": "   "}, "/query/q"),
+        ({"mode": "remote"}, "/query/mode"),
+        ({"free": "perhaps"}, "/query/free"),
+        ({"accessibility": "step_free,lift"}, "/query/accessibility"),
+        ({"accessibility": "step_free,"}, "/query/accessibility"),
+        ({"accessibility": "x" * 300}, "/query/accessibility"),
     ]
     for params, pointer in cases:
         assert pointer in pointers(await client.get("/v1/search/sessions", params=params)), params

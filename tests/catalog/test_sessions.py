@@ -210,6 +210,10 @@ async def test_scheduled_sessions_become_events_booking_receives(
             "lon": site["location"]["lon"],
         },
         "cancel_reason": None,
+        "mode": "in_person",
+        "join_url": None,
+        "accessible_seats": 0,
+        "online_capacity": 0,
     }
     assert datetime.fromisoformat(payload["starts_at"]) == datetime.fromisoformat(created[0]["starts_at"])
     assert await deliver_events() >= 3

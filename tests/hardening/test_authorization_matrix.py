@@ -432,6 +432,10 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         row(everyone=200),
     ),
     ("GET", "/v1/sessions/{session_id}"): (fixed("GET", "/v1/sessions/{session}"), row(everyone=200)),
+    ("GET", "/v1/sessions/{session_id}/alternatives"): (
+        fixed("GET", "/v1/sessions/{session}/alternatives"),
+        row(everyone=200),
+    ),
     ("PATCH", "/v1/sessions/{session_id}"): (
         fixed("PATCH", "/v1/sessions/{session}", json={"capacity": 100}),
         row(signed_in=403, anonymous=401, right_admins=200),
@@ -488,6 +492,10 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ("GET", "/v1/bookings/{booking_id}/checkin-qr.svg"): (
         fixed("GET", "/v1/bookings/{booking}/checkin-qr.svg"),
         row(signed_in=404, anonymous=401),  # the holder's only: for anyone else it does not exist
+    ),
+    ("GET", "/v1/bookings/{booking_id}/join"): (
+        fixed("GET", "/v1/bookings/{booking}/join"),
+        row(signed_in=404, anonymous=401),  # the holder's only (of a confirmed online seat): for anyone else, none
     ),
     # An organization booking's seats: the coordinator who booked it (none of the actors here), the
     # organization's admins and operators manage them; host staff (the right coordinator) read but may not;

@@ -25,12 +25,12 @@ STABLE_OPERATION_IDS = {
     "catalog": {
         "createSite", "listSites", "getSite", "createActivity", "getActivity", "updateActivity", "createSessions",
         "listActivitySessions", "getSession", "updateSession", "cancelSession", "createSeries", "getSeries",
-        "searchSessions", "getCoverage", "catalogHealthz", "catalogReadyz",
+        "searchSessions", "getCoverage", "catalogHealthz", "catalogReadyz", "listSessionAlternatives",
     },
     "booking": {
         "createBooking", "listBookings", "getBooking", "cancelBooking", "getAvailability", "createCheckin",
         "getMyLearningRecord", "listOrganizationLearningRecords", "bookingHealthz", "bookingReadyz",
-        "getBookingCheckinQr", "getOrganizationsActivity",
+        "getBookingCheckinQr", "getBookingJoinLink", "getOrganizationsActivity",
         "assignBookingSeat", "reassignBookingSeat", "unassignBookingSeat", "listBookingSeatAssignments",
     },
     "notify": {

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from services.booking.bookings import service
-from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
+from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus, JoinLinkOut
 from services.booking.dependencies import CollaboratorsDep, collaborators
 from services.booking.idempotency import service as idempotency
 from shared.auth import CurrentPerson
@@ -25,6 +25,13 @@ again with the same body returns the original response (status and body, with he
 `{idempotency.REPLAYED_HEADER}: true`) and books nothing more; the same key with a different body is 422;
 while the first request with the key is still running, a duplicate gets 409 (retry shortly). Only a
 created booking is remembered: a request that failed may be retried with the same key.
+
+**Seats** (`seat`): `standard` unless you ask for `accessible` (seats a session keeps for people who need
+an accessible one: only people who ask take them; 409 `no_accessible_seats` where the session keeps none, 422
+`seat_not_offered` for an online session) or `online` (a hybrid session's online seats, counted apart from
+its in-person ones; 422 `seat_not_offered` for any other session: an online session's seats are its standard
+ones). Each kind of seat has its own waitlist and `waitlist_position`; a freed seat goes to its own kind's
+line. The answer shows `seat` unless it is standard. Organization blocks take standard seats only (422).
 
 Sessions: 404 when unknown; 409 when cancelled, started (a session is past once `starts_at` has come),
 outside `[booking_opens_at, booking_closes_at)`, or when you already hold an active booking for it.
@@ -131,6 +138,24 @@ async def get_booking(booking_id: UUID, c: CollaboratorsDep) -> BookingOut:
 async def get_checkin_qr(booking_id: UUID, c: CollaboratorsDep) -> Response:
     svg = await service.checkin_qr(c, booking_id)
     return Response(svg, media_type=QR_MEDIA_TYPE, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get(
+    "/{booking_id}/join",
+    summary="Your online seat's join link (its holder)",
+    description="The link to join the session online, for the holder of a confirmed booking of an online "
+    "session or of a hybrid session's online seat (`seat: online`); a hybrid session's in-person holders are "
+    "not given it (its online seats are counted apart). Anyone else, host staff and organization admins "
+    "included, gets 404. For the holder, 409 with a `reason`: `booking_waitlisted`, `booking_cancelled`, "
+    "`booking_no_show`, `in_person_seat`, or `join_link_pending` (the host has not given the link yet). Not "
+    "cached (`Cache-Control: private, no-store`).",
+    operation_id="getBookingJoinLink",
+    responses=problem_responses(401, 404, 409, 422),
+)
+async def get_join_link(booking_id: UUID, c: CollaboratorsDep, response: Response) -> JoinLinkOut:
+    join_url = await service.join_link(c, booking_id)
+    response.headers["Cache-Control"] = "private, no-store"
+    return JoinLinkOut(join_url=join_url)
 
 
 @router.post(

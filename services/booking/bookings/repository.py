@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from services.booking.idempotency.repository import Remembered
-from services.booking.inventory.repository import Figures
+from services.booking.inventory.repository import Figures, SeatPool
 from services.booking.limits.repository import COUNT_REQUEST_BINDS, COUNT_REQUEST_SQL, HOLD_REQUEST_SQL
 from services.booking.models import ACTIVE_STATUSES, AnyRow, Booking, Checkin, Inventory, table_of
 from services.booking.publishing import (
@@ -62,7 +62,15 @@ BOOKING_COLUMNS = (
     _b.checkin_code,
     _b.created_at,
     _b.block_id,
+    _b.seat_pool,
 )
+# What the two one-statement paths return of the session's row: its figures (see `Figures`) and end.
+_FIGURES_RETURNED = (
+    "session_id, capacity, confirmed_seats, waitlist_length, accessible_capacity, accessible_confirmed, "
+    "online_capacity, online_confirmed, accessible_waitlist, online_waitlist"
+)
+# The standard pool's waitlisted bookings, on the inventory row (the other pools keep count of theirs).
+_STANDARD_WAITING = "waitlist_length - accessible_waitlist - online_waitlist"
 
 
 def new_checkin_code() -> str:
@@ -75,7 +83,10 @@ def _waitlist_position() -> Any:
     count_ahead = (
         select(func.count())
         .where(
-            ahead.c.session_id == _b.session_id, ahead.c.status == "waitlisted", ahead.c.waitlist_seq <= _b.waitlist_seq
+            ahead.c.session_id == _b.session_id,
+            ahead.c.seat_pool == _b.seat_pool,  # each pool has its own line
+            ahead.c.status == "waitlisted",
+            ahead.c.waitlist_seq <= _b.waitlist_seq,
         )
         .scalar_subquery()
     )
@@ -181,11 +192,11 @@ _CONFIRM_IF_FREE_SQL = f"""
         UPDATE booking.inventory SET confirmed_seats = confirmed_seats + :seats, updated_at = :now
         WHERE session_id = :session_id AND {_BOOKABLE}
             AND EXISTS (SELECT FROM admitted WHERE requests <= :rate_limit)
-            AND waitlist_length = 0 AND confirmed_seats + :seats <= capacity
+            AND {_STANDARD_WAITING} = 0 AND confirmed_seats + :seats <= capacity - accessible_capacity
             AND {_ACTIVE_HELD} < {_MAX_ACTIVE}
             AND NOT EXISTS (SELECT FROM booking.idempotency_keys
                             WHERE person_id = :person_id AND key = :key AND expires_at > :now)
-        RETURNING session_id, capacity, confirmed_seats, waitlist_length, ends_at
+        RETURNING {_FIGURES_RETURNED}, ends_at
     ), booked AS (
         INSERT INTO booking.bookings
             (id, session_id, person_id, organization_id, seats, status, checkin_code, confirmed_at, created_at,
@@ -198,7 +209,7 @@ _CONFIRM_IF_FREE_SQL = f"""
         SELECT admitted.requests, admitted.window_started_at,
             (SELECT requests FROM booking.rate_windows
              WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,
-            figures.session_id, figures.capacity, figures.confirmed_seats, figures.waitlist_length,
+            figures.*,
             (SELECT count(*) FROM remembered) AS remembered,
             (SELECT count(*) FROM availability_events) + {OUTBOX_NOTICE_READ} AS events,
             (SELECT count(*) FROM confirmed_events) AS confirmed_events
@@ -235,17 +246,18 @@ _CONFIRM_AT_ONCE = DriverStatement.of(
         )
     ).bindparams(*_CONFIRM_BINDS)
 )
-# The full session's path, one statement: join the back of the waitlist (the row lock is then held only
-# until commit), insert the waitlisted booking, store the key's response (with the position it got) and
-# write `availability.changed`. Nothing when the session is not bookable or its seats fit after all.
+# The full session's path, one statement: join the back of the standard pool's waitlist (the row lock is
+# then held only until commit), insert the waitlisted booking, store the key's response (with the position
+# it got in that pool) and write `availability.changed`. Nothing when the session is not bookable or its
+# standard seats fit after all.
 _JOIN_WAITLIST = text(
     f"""
     WITH figures AS (
         UPDATE booking.inventory SET
             waitlist_length = waitlist_length + 1, waitlist_last_seq = waitlist_last_seq + 1, updated_at = :now
         WHERE session_id = :session_id AND {_BOOKABLE}
-            AND NOT (waitlist_length = 0 AND confirmed_seats + :seats <= capacity)
-        RETURNING session_id, capacity, confirmed_seats, waitlist_length, waitlist_last_seq, ends_at
+            AND NOT ({_STANDARD_WAITING} = 0 AND confirmed_seats + :seats <= capacity - accessible_capacity)
+        RETURNING {_FIGURES_RETURNED}, waitlist_last_seq, ends_at
     ), booked AS (
         INSERT INTO booking.bookings
             (id, session_id, person_id, organization_id, seats, status, waitlist_seq, created_at, session_ends_at)
@@ -255,11 +267,12 @@ _JOIN_WAITLIST = text(
         RETURNING id
     ), {
         _REMEMBER.format(
-            body="CAST(:body AS jsonb) || jsonb_build_object('waitlist_position', figures.waitlist_length)",
+            body="CAST(:body AS jsonb) || jsonb_build_object('waitlist_position', "
+            "figures.waitlist_length - figures.accessible_waitlist - figures.online_waitlist)",
             source="booked, figures",
         )
     }{_WAITLISTED_OUTBOX}
-    SELECT session_id, capacity, confirmed_seats, waitlist_length,
+    SELECT {_FIGURES_RETURNED},
         (SELECT count(*) FROM remembered) AS remembered,
         (SELECT count(*) FROM availability_events) + {OUTBOX_NOTICE_READ} AS events
     FROM figures
@@ -301,6 +314,7 @@ class NewBooking:
     organization_id: UUID | None
     seats: int
     checkin_code: str
+    seat_pool: SeatPool = SeatPool.standard
 
 
 def _statement_params(
@@ -365,6 +379,7 @@ class BookingRepository:
             person_id=booking.person_id,
             organization_id=booking.organization_id,
             seats=booking.seats,
+            seat_pool=booking.seat_pool,
             status=status,
             waitlist_seq=waitlist_seq,
             checkin_code=booking.checkin_code if confirmed else None,
@@ -379,7 +394,8 @@ class BookingRepository:
         self, booking: NewBooking, remembered: Remembered, limits: FastPathLimits, outbox: OutboxRows
     ) -> tuple[Figures, bool] | None:
         """Join the waitlist in one statement (see `_JOIN_WAITLIST`): the figures (the booking's position
-        is their `waitlist_length`) and whether the key's record was stored; None when not waitlisted."""
+        is the standard pool's waiting count) and whether the key's record was stored; None when not
+        waitlisted."""
         params = _statement_params(booking, remembered, limits, outbox)
         row = (await self._booking_statement(_JOIN_WAITLIST, params)).first()
         return (Figures.of(row), row.remembered == 1) if row is not None else None
@@ -387,6 +403,16 @@ class BookingRepository:
     async def holder_and_code(self, booking_id: UUID) -> AnyRow | None:
         """The booking's holder, status and check-in code (None when there is no such booking)."""
         statement = select(_b.person_id, _b.status, _b.checkin_code).where(_b.id == booking_id)
+        return (await self.session.execute(statement)).first()
+
+    async def holder_and_join_link(self, booking_id: UUID) -> AnyRow | None:
+        """The booking's holder, status and seat pool, and its session's mode and join link (None when there
+        is no such booking)."""
+        statement = (
+            select(_b.person_id, _b.status, _b.seat_pool, inventory.c.mode, inventory.c.join_url)
+            .join(inventory, inventory.c.session_id == _b.session_id)
+            .where(_b.id == booking_id)
+        )
         return (await self.session.execute(statement)).first()
 
     async def lock(self, booking_id: UUID) -> AnyRow | None:
@@ -421,13 +447,13 @@ class BookingRepository:
             .values(session_ends_at=ends_at)
         )
 
-    async def waitlist_head_that_fits(self, session_id: UUID, free_seats: int) -> Sequence[AnyRow]:
-        """The longest prefix of the waitlist (FIFO) whose seats together fit in `free_seats`.
+    async def waitlist_head_that_fits(self, session_id: UUID, pool: SeatPool, free_seats: int) -> Sequence[AnyRow]:
+        """The longest prefix of the pool's waitlist (FIFO) whose seats together fit in `free_seats`.
 
-        Strict FIFO: a head needing more seats than are free blocks those behind it."""
+        Strict FIFO: a head needing more seats than are free blocks those behind it (in its pool only)."""
         waiting = (
             select(_b.id, _b.waitlist_seq, func.sum(_b.seats).over(order_by=_b.waitlist_seq).label("running_seats"))
-            .where(_b.session_id == session_id, _b.status == "waitlisted")
+            .where(_b.session_id == session_id, _b.status == "waitlisted", _b.seat_pool == pool)
             .order_by(_b.waitlist_seq)
             .limit(free_seats)  # every booking takes a seat at least, so no more than this can fit
             .subquery()
@@ -493,7 +519,7 @@ def _confirm_params(
 def _confirm_outcome(row: Mapping[Any, Any], limits: FastPathLimits, outbox: OutboxRows) -> FastPathOutcome:
     figures = None
     if row["session_id"] is not None:
-        figures = Figures(row["session_id"], row["capacity"], row["confirmed_seats"], row["waitlist_length"])
+        figures = Figures.of_mapping(row)
         assert row["events"] == len(outbox.subscribers)
         assert row["confirmed_events"] == len(outbox.confirmed_subscribers)
     requests = row["requests"]

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from services.booking.inventory.repository import SeatPool
 from services.booking.models import MAX_SEATS_PER_BOOKING, MAX_SEATS_PER_ORGANIZATION_BOOKING
 from shared.schemas import Input, Output
 
@@ -18,6 +19,10 @@ class BookingStatus(StrEnum):
 
 def _absent_when_none(value: object) -> bool:
     return value is None
+
+
+def _absent_when_standard(value: object) -> bool:
+    return value == SeatPool.standard
 
 
 class BookingCreate(Input):
@@ -45,6 +50,17 @@ class BookingCreate(Input):
         description="With `organization_id`: the members (any role) who take seats of the block, each once, "
         "at most `seats`. Each gets a booking line of their own (own check-in code, own learning record) "
         "once the block is confirmed; the other seats stay unassigned until named",
+    )
+    # Left out of the request's fingerprint when standard (as when absent), so keys of requests without it
+    # replay as before.
+    seat: SeatPool = Field(
+        default=SeatPool.standard,
+        exclude_if=_absent_when_standard,
+        description="Which seats: `standard` (the default: in-person seats not kept apart, or an online "
+        "session's seats), `accessible` (seats kept for people who need an accessible one, e.g. a wheelchair "
+        "space: only where the session keeps some, 409 `no_accessible_seats` otherwise; not online) or "
+        "`online` (a hybrid session's online seats; 422 for any other session). Each kind has its own "
+        "waitlist. Organization blocks take standard seats only",
     )
 
 
@@ -83,6 +99,10 @@ class BookingOut(Output):
     checked_in_at: datetime | None = optional("Only once checked in", example="2027-03-02T18:52:10+08:00")
     cancelled_at: datetime | None = optional("Only once cancelled", example="2027-03-01T09:30:00+08:00")
     created_at: datetime
+    seat: SeatPool | None = optional(
+        "Only for a seat other than a standard one: `accessible`, or `online` (a hybrid session's online seats)",
+        example="accessible",
+    )
     block_id: UUID | None = optional(
         "Only on a member line: the organization block it is a seat of", example="0193a7c2-5f1e-7d3a-9b2c-4e5f6a7b8c9d"
     )
@@ -103,4 +123,11 @@ class BookingOut(Output):
                 "status": "confirmed",
             }
         ],
+    )
+
+
+class JoinLinkOut(Output):
+    join_url: str = Field(
+        description="Where to join the session online (shown to the holder of a confirmed online seat only)",
+        examples=["https://meet.example.org/learncity/story-time"],
     )

@@ -26,7 +26,7 @@ from services.booking.dependencies import Collaborators
 from services.booking.idempotency import service as idempotency
 from services.booking.idempotency.repository import IdempotencyKeyRepository, Remembered
 from services.booking.inventory import service as inventory_service
-from services.booking.inventory.repository import InventoryRepository
+from services.booking.inventory.repository import Figures, InventoryRepository, SeatPool
 from services.booking.limits import service as limits
 from services.booking.limits.repository import RateWindowRepository
 from services.booking.lines.repository import NAMED_STATUSES, Assignment, BlockRef, LineRepository, is_block
@@ -52,6 +52,11 @@ NO_CHECKIN_CODE = {
     "waitlisted": "This booking is waitlisted: its check-in code comes once it is confirmed",
     "cancelled": "This booking is cancelled: it has no check-in code",
     "no_show": "This booking was not checked in by the end of its session: it has no check-in code",
+}
+NO_JOIN_LINK = {
+    "waitlisted": "This booking is waitlisted: its join link comes once it is confirmed",
+    "cancelled": "This booking is cancelled: it has no join link",
+    "no_show": "This booking was not checked in by the end of its session: it has no join link",
 }
 # Who cancelled, as `booking.cancelled` tells the holder (the stored `cancel_reason` keeps `by_<access>`):
 # an operator acts as an organization's administrator would.
@@ -95,11 +100,17 @@ def booking_out(
         checked_in_at=getattr(row, "checked_in_at", None),
         cancelled_at=getattr(row, "cancelled_at", None),
         created_at=row.created_at,
+        seat=_shown_seat(row.seat_pool),
         block_id=row.block_id,
         unassigned_seats=seats.unassigned if seats is not None else None,
         pending_members=list(pending) if pending and row.status == "waitlisted" and is_block(row) else None,
         lines=seats.lines if seats is not None else None,
     )
+
+
+def _shown_seat(pool: str) -> SeatPool | None:
+    """The seat a booking holds, shown only when it is not a standard one."""
+    return None if pool == SeatPool.standard else SeatPool(pool)
 
 
 def unassigned_seats(block: Any, lines: Sequence[Any]) -> int | None:
@@ -148,6 +159,8 @@ def ensure_seats_allowed(body: BookingCreate, settings: BookingSettings) -> None
         if body.members is not None:
             raise Unprocessable("Members are named only on an organization's booking", pointer="/body/members")
         return
+    if body.seat != SeatPool.standard:
+        raise Unprocessable("An organization's block takes standard seats only", pointer="/body/seat")
     if body.seats > settings.organization_max_seats:
         raise Unprocessable(
             f"An organization booking has at most {settings.organization_max_seats} seats", pointer="/body/seats"
@@ -248,6 +261,8 @@ async def book_at_once(
     `state` is the app's: its settings, driver pool, outbox and metrics."""
     if body.organization_id is not None:
         return None  # the coordinator's role is the careful path's to check (orgs is asked)
+    if body.seat != SeatPool.standard:
+        return None  # the other pools are decided under the session's row lock
     outbox: Outbox = state.outbox
     now = utcnow()
     settings: BookingSettings = state.settings
@@ -274,8 +289,8 @@ async def book_at_once(
 async def _book(
     c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
 ) -> idempotency.StoredResponse:
-    if body.organization_id is not None:
-        return await _book_block(c, body, key, fingerprint, attempt)
+    if body.organization_id is not None or body.seat != SeatPool.standard:
+        return await _book_locked(c, body, key, fingerprint, attempt)
     now = utcnow()
     person_id = c.principal.person_id
     settings = c.settings
@@ -333,17 +348,17 @@ async def _book(
     figures, remembered_now = joined
     if not remembered_now:
         raise idempotency.KeyInFlight()
-    waitlisted.waitlist_position = figures.waitlist_length  # the last in line
+    waitlisted.waitlist_position = figures.waiting(SeatPool.standard)  # the last in line
     await bookings_changed(c.session, c.outbox, [waitlisted], c.entered, "booked")
     return idempotency.StoredResponse(201, waitlisted.model_dump(mode="json"))
 
 
-async def _book_block(
+async def _book_locked(
     c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
 ) -> idempotency.StoredResponse:
-    """An organization block: always the careful path (rarely hot, and its lines are more than one row):
-    the request counted on the person's row first, then the seats decided under the session's row lock."""
-    assert body.organization_id is not None
+    """An organization block, or an accessible or online seat: always the careful path (rarely hot; a block's
+    lines are more than one row): the request counted on the person's row first, then the seats decided
+    under the session's row lock."""
     now = utcnow()
     person_id = c.principal.person_id
     settings = c.settings
@@ -364,7 +379,9 @@ async def _book_block(
         raise SessionUnknown
     inventory_service.ensure_bookable(known, now)
     limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person, known)
-    booking = NewBooking(new_id(), body.session_id, person_id, body.organization_id, body.seats, new_checkin_code())
+    booking = NewBooking(
+        new_id(), body.session_id, person_id, body.organization_id, body.seats, new_checkin_code(), body.seat
+    )
     remembered = Remembered(person_id, key, fingerprint, 201, {})
     return await _confirm_or_waitlist_locked(c, booking, remembered, now, members=body.members or [])
 
@@ -395,14 +412,16 @@ def _new_booking_out(booking: NewBooking, status: str, now: datetime) -> Booking
         status=BookingStatus(status),
         checkin_code=booking.checkin_code if status == "confirmed" else None,
         created_at=now,
+        seat=_shown_seat(booking.seat_pool),
     )
 
 
 async def _confirm_or_waitlist_locked(
     c: Collaborators, booking: NewBooking, remembered: Remembered, now: datetime, *, members: Sequence[UUID] = ()
 ) -> idempotency.StoredResponse:
-    """The slow path, under the session's row lock: confirm if the seats are free after all, otherwise
-    join the back of the waitlist (strict FIFO: also when seats are free but someone is waiting).
+    """The slow path, under the session's row lock: confirm if the seats of the booking's pool are free
+    after all, otherwise join the back of that pool's waitlist (strict FIFO: also when seats are free but
+    someone is waiting in the pool).
 
     `members` (an organization block): a confirmed block gets a line for each, a waitlisted one keeps their
     names for when it is confirmed. Nothing is booked when one of them already holds a seat of the session
@@ -411,16 +430,18 @@ async def _confirm_or_waitlist_locked(
     locked = await inventory.get(booking.session_id, for_update=True)
     assert locked is not None  # inventory rows are never deleted
     inventory_service.ensure_bookable(locked, now)
+    pool = SeatPool(booking.seat_pool)
+    inventory_service.ensure_seat_offered(locked, pool)
     lines = LineRepository(c.session)
     holding = await lines.holders_among(booking.session_id, members)
     if holding:
         raise already_booked(holding)
-    if locked.waitlist_length == 0 and locked.confirmed_seats + booking.seats <= locked.capacity:
-        figures = await inventory.change_figures(booking.session_id, confirmed_delta=booking.seats, now=now)
+    if Figures.of(locked).fits(pool, booking.seats):
+        figures = await inventory.change_figures(booking.session_id, pool=pool, confirmed_delta=booking.seats, now=now)
         status, waitlist_seq, position = "confirmed", None, None
     else:
-        figures, waitlist_seq = await inventory.join_waitlist(booking.session_id, now)
-        status, position = "waitlisted", figures.waitlist_length  # the last in line
+        figures, waitlist_seq = await inventory.join_waitlist(booking.session_id, pool, now)
+        status, position = "waitlisted", figures.waiting(pool)  # the last in its pool's line
     waitlisted = status == "waitlisted"
     await BookingRepository(c.session).insert(
         booking,
@@ -481,6 +502,26 @@ async def checkin_qr(c: Collaborators, booking_id: UUID) -> bytes:
     if row.checkin_code is None:
         raise Conflict(NO_CHECKIN_CODE[row.status], extra={"reason": f"booking_{row.status}"})
     return checkin_qr_svg(row.checkin_code)
+
+
+async def join_link(c: Collaborators, booking_id: UUID) -> str:
+    """The join link of your confirmed online seat: any seat of an online session, a hybrid session's online
+    seats (its in-person holders are not given it: the online seats are counted apart, and the link would
+    let them take one). Only the holder: anyone else gets 404, whatever else they may see of the booking."""
+    row = await BookingRepository(c.session).holder_and_join_link(booking_id)
+    if row is None or row.person_id != c.principal.person_id:
+        raise NotFound(BOOKING_NOT_FOUND)
+    if row.status != "confirmed":
+        raise Conflict(NO_JOIN_LINK[row.status], extra={"reason": f"booking_{row.status}"})
+    if not (row.mode == "online" or (row.mode == "hybrid" and row.seat_pool == SeatPool.online)):
+        raise Conflict("This booking is for an in-person seat: it has no join link", extra={"reason": "in_person_seat"})
+    if row.join_url is None:
+        raise Conflict(
+            "The host has not given this session's join link yet; look again closer to its start",
+            extra={"reason": "join_link_pending"},
+        )
+    join_url: str = row.join_url
+    return join_url
 
 
 async def cancel(c: Collaborators, booking_id: UUID) -> BookingOut:

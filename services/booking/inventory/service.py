@@ -1,6 +1,7 @@
 """Knowing sessions: from catalog events, or asked of the catalog when a booking names an unknown one."""
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.bookings.repository import BookingRepository
 from services.booking.bookings.waitlist import promote_waitlist
-from services.booking.inventory.repository import Figures, InventoryRepository
+from services.booking.inventory.repository import Capacities, Figures, InventoryRepository, SeatPool
 from services.booking.publishing import availability_changed, bookings_changed
 from shared.clients import ServiceClient
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from shared.events.inbox import Handler
 from shared.events.outbox import Outbox
 from shared.events.schemas import EventEnvelope, SessionSnapshot
@@ -67,6 +68,31 @@ def ensure_bookable(row: Any, now: datetime) -> None:
         raise Conflict(reason, extra={"reason": _reason_code(row, now)})
 
 
+def ensure_seat_offered(row: Any, pool: SeatPool) -> None:
+    """The session (`row`: its inventory row) has seats of the pool asked for: online seats apart only on a
+    hybrid session (an online session's seats are its standard ones: 422 either way, whatever its figures);
+    accessible seats only in person (422 for an online session) and only where the session keeps some (409:
+    the host may add them later)."""
+    if pool == SeatPool.online and row.mode != "hybrid":
+        raise Unprocessable(
+            "Online seats are booked apart only on a hybrid session; an online session's seats are its standard "
+            "ones (leave `seat` out)",
+            pointer="/body/seat",
+            extra={"reason": "seat_not_offered"},
+        )
+    if pool == SeatPool.accessible and row.mode == "online":
+        raise Unprocessable(
+            "An online session has no in-person seats, accessible or not (leave `seat` out)",
+            pointer="/body/seat",
+            extra={"reason": "seat_not_offered"},
+        )
+    if pool == SeatPool.accessible and row.accessible_capacity == 0:
+        raise Conflict(
+            "This session keeps no accessible seats; book a standard seat or ask its host",
+            extra={"reason": "no_accessible_seats"},
+        )
+
+
 def _reason_code(row: Any, now: datetime) -> str:
     if row.status == "cancelled":
         return "session_cancelled"
@@ -76,9 +102,9 @@ def _reason_code(row: Any, now: datetime) -> str:
 
 
 async def apply_snapshot(session: AsyncSession, outbox: Outbox, snapshot: SessionSnapshot, entered: Counter) -> None:
-    """Apply the catalog's newest view of a session: a cancelled session cancels every active booking;
-    a larger capacity promotes the waitlist; a capacity below the confirmed seats (a race the catalog's
-    check could not see) keeps the confirmed seats, never bumping anyone."""
+    """Apply the catalog's newest view of a session (its mode, join link and seats per pool): a cancelled
+    session cancels every active booking; a pool that grows promotes its waitlist; a pool below its confirmed
+    seats (a race the catalog's check could not see) keeps the confirmed seats, never bumping anyone."""
     now = utcnow()
     repository = InventoryRepository(session)
     current = await repository.get(snapshot.session_id, for_update=True)
@@ -90,16 +116,19 @@ async def apply_snapshot(session: AsyncSession, outbox: Outbox, snapshot: Sessio
         current = await repository.get(snapshot.session_id, for_update=True)
         assert current is not None
     before = Figures.of(current)
-    capacity = max(snapshot.capacity, current.confirmed_seats, 0)
-    if capacity != snapshot.capacity:
+    kept = Capacities.kept(snapshot, before)
+    asked = Capacities.kept(snapshot)
+    if kept != asked:
         logger.warning(
             "capacity_below_confirmed_seats",
             session_id=str(snapshot.session_id),
-            requested=snapshot.capacity,
+            requested=asdict(asked),
             confirmed_seats=current.confirmed_seats,
-            kept=capacity,
+            accessible_confirmed=current.accessible_confirmed,
+            online_confirmed=current.online_confirmed,
+            kept=asdict(kept),
         )
-    figures = await repository.apply_snapshot(snapshot, capacity, now)
+    figures = await repository.apply_snapshot(snapshot, kept, now)
     if snapshot.ends_at != current.ends_at:  # the session moved: its bookings carry its end
         await BookingRepository(session).move_session_end(snapshot.session_id, snapshot.ends_at)
     if snapshot.status == "cancelled":

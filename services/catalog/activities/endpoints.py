@@ -45,10 +45,11 @@ async def get_activity(activity: ActivityDep, accept_language: AcceptLanguage = 
 @router.patch(
     "/{activity_id}",
     summary="Update an activity (admin of the host organization)",
-    description="A change of title, kind or site is announced to booking as `session.updated` for every "
-    "session that has not started; those sessions move to the new site.",
+    description="A change of title, kind, site, mode or join link is announced to booking as `session.updated` "
+    "for every session that has not started; those sessions move to the new site. `mode` cannot change while "
+    "the activity has sessions that have not ended (409). The join link is never shown here (`has_join_url`).",
     operation_id="updateActivity",
-    responses=problem_responses(401, 403, 404, 413, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_activity(
     activity: ActivityDep,
@@ -85,7 +86,8 @@ async def create_sessions(
     created = await sessions.schedule(
         db, outbox, principal, memberships, activity, body, default_zone=settings.timezone
     )
-    return SessionsCreated(items=[sessions.session_out(activity_session, None) for activity_session in created])
+    items = [sessions.session_out(activity_session, None, mode=activity.mode) for activity_session in created]
+    return SessionsCreated(items=items)
 
 
 @router.get(

@@ -1,9 +1,10 @@
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from services.catalog.schemas import Slug, display_example, text_example
@@ -22,6 +23,40 @@ Languages = Annotated[
 Topics = Annotated[list[Slug], Field(max_length=20, examples=[["literature", "local_history"]])]
 Audiences = Annotated[list[Slug], Field(max_length=10, examples=[["seniors", "families"]])]
 PriceCents = Annotated[int, Field(ge=0, le=10_000_000, description="Price in fen (CNY cents); 0 is free")]
+MAX_JOIN_URL_LENGTH = 500
+
+
+def _join_link(value: str) -> str:
+    """An https link to a host, without credentials in it (it is shown to every confirmed holder)."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be an https URL, e.g. https://meet.learncity.example/song-poetry")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password")
+    return value
+
+
+JoinUrl = Annotated[
+    str,
+    Field(
+        min_length=len("https://x"),
+        max_length=MAX_JOIN_URL_LENGTH,
+        pattern=r"^https://\S+$",
+        description="Where online learners join (https). Never shown in the catalog: booking gives it to people "
+        "holding a confirmed booking",
+        examples=["https://meet.learncity.example/song-poetry-night"],
+    ),
+    AfterValidator(_join_link),
+]
+
+
+class LearningMode(StrEnum):
+    """in_person: at the activity's site; online: by the join link, no site; hybrid: both, with online
+    seats apart from the in-person ones."""
+
+    in_person = "in_person"
+    online = "online"
+    hybrid = "hybrid"
 
 
 class ActivityKind(StrEnum):
@@ -48,6 +83,11 @@ class ActivityCreate(Input):
     site_id: UUID | None = None
     series_id: UUID | None = None
     price_cents: PriceCents = 0
+    mode: LearningMode = Field(
+        LearningMode.in_person,
+        description="in_person (default) and hybrid: at `site_id`; online: no `site_id`",
+    )
+    join_url: JoinUrl | None = Field(None, description="online and hybrid only; may be given later")
 
 
 class ActivityUpdate(Input):
@@ -63,8 +103,14 @@ class ActivityUpdate(Input):
     site_id: UUID | None = None
     series_id: UUID | None = None
     price_cents: PriceCents | SkipJsonSchema[None] = None
+    mode: LearningMode | SkipJsonSchema[None] = Field(
+        None, description="409 while the activity has upcoming scheduled sessions (their seats would change meaning)"
+    )
+    join_url: JoinUrl | None = Field(
+        None, description="A change reaches booking (and holders) as `session.updated` of every upcoming session"
+    )
 
-    @field_validator("title", "kind", "topics", "audience", "price_cents", mode="before")
+    @field_validator("title", "kind", "topics", "audience", "price_cents", "mode", mode="before")
     @classmethod
     def _required_fields_stay(cls, value: Any) -> Any:
         if value is None:
@@ -93,5 +139,9 @@ class ActivityOut(ActivitySummary):
     )
     description_display: str | None = display_example("在湖滨城市书房一起朗读苏轼、柳永写西湖的词。")
     site_id: UUID | None
+    mode: LearningMode
+    has_join_url: bool = Field(
+        description="Whether online learners have a join link yet (the link itself only reaches confirmed holders)"
+    )
     created_at: datetime
     updated_at: datetime

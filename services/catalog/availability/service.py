@@ -1,6 +1,7 @@
 """The availability projection: booking's `availability.changed` events, applied in the inbox's transaction."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -15,19 +16,60 @@ from shared.events.schemas import AvailabilityChanged, EventEnvelope
 logger = structlog.get_logger(__name__)
 
 
-def seats_available(capacity: int, figures: SessionAvailability | None) -> int:
-    """Booking's free seats, never more than the catalog's current capacity leaves beside the confirmed
-    seats (a lowered capacity shows at once); the full capacity until booking has reported."""
+@dataclass(frozen=True, slots=True)
+class FreeSeats:
+    """A session's free seats per pool: `standard` (what a booking asking for no particular seat takes),
+    `accessible` (kept for people who ask for one), `online` (a hybrid session's online seats)."""
+
+    standard: int
+    accessible: int
+    online: int
+
+
+def _pool_free(size_now: int, reported_size: int, reported_free: int) -> int:
+    """Booking's free seats of a pool, never more than the pool's current size leaves beside the seats booked
+    in it: a shrunk pool shows at once, and a grown one only once booking has promoted its waitlist."""
+    taken = reported_size - reported_free
+    return max(0, min(reported_free, size_now - taken))
+
+
+def free_seats(activity_session: ActivitySession, figures: SessionAvailability | None) -> FreeSeats:
+    """Every pool is wholly free until booking has reported."""
+    in_person_standard = activity_session.capacity - activity_session.accessible_seats
     if figures is None:
-        return capacity
-    return max(0, min(figures.seats_available, capacity - figures.confirmed_seats))
+        return FreeSeats(in_person_standard, activity_session.accessible_seats, activity_session.online_capacity)
+    return FreeSeats(
+        standard=max(0, min(figures.seats_available, in_person_standard - figures.confirmed_seats)),
+        accessible=_pool_free(
+            activity_session.accessible_seats, figures.accessible_capacity, figures.accessible_available
+        ),
+        online=_pool_free(activity_session.online_capacity, figures.online_capacity, figures.online_available),
+    )
+
+
+def _pool_free_sql(size_now: Any, reported_size: Any, reported_free: Any) -> ColumnElement[Any]:
+    reported = func.greatest(0, func.least(reported_free, size_now - (reported_size - reported_free)))
+    return case((SessionAvailability.session_id.is_(None), size_now), else_=reported)
 
 
 def seats_available_sql() -> ColumnElement[Any]:
-    """`seats_available` above as SQL, over `sessions` outer-joined to `session_availability`."""
+    """`free_seats(...).standard` as SQL, over `sessions` outer-joined to `session_availability`."""
     figures = SessionAvailability
-    reported = func.greatest(0, func.least(figures.seats_available, ActivitySession.capacity - figures.confirmed_seats))
-    return case((figures.session_id.is_(None), ActivitySession.capacity), else_=reported)
+    standard = ActivitySession.capacity - ActivitySession.accessible_seats
+    reported = func.greatest(0, func.least(figures.seats_available, standard - figures.confirmed_seats))
+    return case((figures.session_id.is_(None), standard), else_=reported)
+
+
+def accessible_available_sql() -> ColumnElement[Any]:
+    """`free_seats(...).accessible` as SQL, over `sessions` outer-joined to `session_availability`."""
+    figures = SessionAvailability
+    return _pool_free_sql(ActivitySession.accessible_seats, figures.accessible_capacity, figures.accessible_available)
+
+
+def online_available_sql() -> ColumnElement[Any]:
+    """`free_seats(...).online` as SQL, over `sessions` outer-joined to `session_availability`."""
+    figures = SessionAvailability
+    return _pool_free_sql(ActivitySession.online_capacity, figures.online_capacity, figures.online_available)
 
 
 async def _apply_availability_changes(db: AsyncSession, envelopes: Sequence[EventEnvelope]) -> None:

@@ -113,6 +113,8 @@ async def _activities(seeding: _Seeding, records: list[dict[str, Any]]) -> None:
                 site_id=demo_id("site", record["site"]) if record.get("site") else None,
                 series_id=demo_id("series", record["series"]) if record.get("series") else None,
                 price_cents=record.get("price_cents", 0),
+                mode=record.get("mode", "in_person"),
+                join_url=record.get("join_url"),
             )
             activity = await add_activity(seeding.db, body, activity_id=activity_id)
             seeding.added("activities")
@@ -151,12 +153,16 @@ async def _sessions(seeding: _Seeding, activity: Activity, record: dict[str, Any
     missing = [(session_id, day) for session_id, day in planned.items() if session_id not in existing]
     if not missing:
         return
+    schedule = record["schedule"]
+    # The activity's stored mode decides (a city seeded before it had modes keeps in-person activities).
     await add_sessions(
         seeding.db,
         seeding.outbox,
         activity,
-        [_times(day, record["schedule"]) for _, day in missing],
-        capacity=record["schedule"]["capacity"],
+        [_times(day, schedule) for _, day in missing],
+        capacity=schedule["capacity"],
+        accessible_seats=0 if activity.mode == "online" else schedule.get("accessible_seats", 0),
+        online_capacity=schedule.get("online_capacity") if activity.mode == "hybrid" else None,
         session_ids=[session_id for session_id, _ in missing],
     )
     seeding.added("sessions", len(missing))

@@ -12,8 +12,9 @@ from pydantic_core import to_json
 
 from services.catalog.geo import walk_minutes_for
 from services.catalog.pagination import require_cursor_types
-from services.catalog.search.repository import SearchFilters, search_query
-from services.catalog.search.schemas import MAX_WINDOW_DAYS, SearchSort
+from services.catalog.search.repository import Position, SearchFilters, Tier, search_query
+from services.catalog.search.schemas import MAX_WINDOW_DAYS
+from services.catalog.sessions.alternatives_hint import add_alternatives_hints
 from shared.driver import DriverPool
 from shared.errors import Unprocessable
 from shared.pagination import PageParams, encode_cursor
@@ -47,8 +48,13 @@ def _session(row: Mapping[str, Any]) -> dict[str, Any]:
         "starts_at": row["starts_at"],
         "ends_at": row["ends_at"],
         "capacity": row["capacity"],
+        "mode": row["mode"],
+        "accessible_seats": row["accessible_seats"],
+        "online_capacity": row["online_capacity"],
         "status": row["status"],
         "seats_available": row["seats_available"],
+        "accessible_available": row["accessible_available"],
+        "online_available": row["online_available"],
         "waitlist_length": row["waitlist_length"] or 0,
         "booking_opens_at": row["booking_opens_at"],
         "booking_closes_at": row["booking_closes_at"],
@@ -99,10 +105,15 @@ def _item(row: Mapping[str, Any], accept_language: str | None) -> dict[str, Any]
     }
 
 
-def _after(filters: SearchFilters, page: PageParams) -> tuple[Any, UUID] | None:
-    """The cursor's keyset position, checked to hold this sort's value types."""
-    values = require_cursor_types(page, float if filters.sort is SearchSort.distance else datetime, UUID)
-    return None if values is None else (values[0], values[1])
+def _after(filters: SearchFilters, page: PageParams) -> Position | None:
+    """The cursor's keyset position (tier, sort key, starts_at, id), checked to fit this search."""
+    values = require_cursor_types(page, int, float, datetime, UUID)
+    if values is None:
+        return None
+    tier, key, starts_at, session_id = values
+    if tier not in (Tier.sited, Tier.online) or (tier == Tier.online and not filters.online_tier):
+        raise Unprocessable("The cursor is not valid for this list", pointer="/query/cursor")
+    return Position(Tier(tier), float(key), starts_at, session_id)
 
 
 async def search_sessions(
@@ -114,9 +125,9 @@ async def search_sessions(
     next_cursor = None
     if len(rows) > page.limit:
         last = rows[page.limit - 1]
-        key = last["distance_m"] if filters.sort is SearchSort.distance else last["starts_at"]
-        next_cursor = encode_cursor([key, last["session_id"]])
+        next_cursor = encode_cursor([last["tier"], last["sort_key"], last["starts_at"], last["session_id"]])
     items = [_item(row, accept_language) for row in rows[: page.limit]]
+    await add_alternatives_hints(reads, items)
     # Serialized as built, not validated first: the values come from the database's typed, constrained
     # columns, and validating twenty nested items cost more than the serialization itself.
     # `tests/catalog/test_search.py` pins these bytes to what `Page[SearchItem]` itself would write.

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from services.catalog.activities.schemas import LearningMode
 from services.catalog.models import MAX_CAPACITY
 from services.catalog.schemas import CatalogTime
 from shared.schemas import Input, Output
@@ -14,7 +15,28 @@ from shared.schemas import Input, Output
 MAX_OCCURRENCES = 500
 MAX_RULE_LENGTH = 500
 
-Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY, description="Seats (1..100000)")]
+Capacity = Annotated[
+    int, Field(ge=1, le=MAX_CAPACITY, description="Seats (1..100000): in person, or online for an online activity")
+]
+AccessibleSeats = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_CAPACITY,
+        description="Of `capacity`, the in-person seats kept for people who ask for an accessible seat "
+        "(wheelchair spaces); at most `capacity`, none for online activities",
+        examples=[2],
+    ),
+]
+OnlineCapacity = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_CAPACITY,
+        description="Hybrid activities only (and required there): online seats besides the in-person `capacity`",
+        examples=[200],
+    ),
+]
 
 
 class SessionStatus(StrEnum):
@@ -56,6 +78,8 @@ class SessionCreate(Input):
     starts_at: CatalogTime
     ends_at: CatalogTime
     capacity: Capacity
+    accessible_seats: AccessibleSeats = 0
+    online_capacity: OnlineCapacity | None = None
     booking_opens_at: CatalogTime | None = None
     booking_closes_at: CatalogTime | None = None
     recurrence: RecurrenceIn | None = None
@@ -66,12 +90,14 @@ class SessionUpdate(Input):
 
     # `SkipJsonSchema[None]`: absent means "unchanged", but null is refused, and documented as refused.
     capacity: Capacity | SkipJsonSchema[None] = None
+    accessible_seats: AccessibleSeats | SkipJsonSchema[None] = None
+    online_capacity: OnlineCapacity | SkipJsonSchema[None] = None
     starts_at: CatalogTime | SkipJsonSchema[None] = None
     ends_at: CatalogTime | SkipJsonSchema[None] = None
     booking_opens_at: CatalogTime | None = None
     booking_closes_at: CatalogTime | None = None
 
-    @field_validator("capacity", "starts_at", "ends_at", mode="before")
+    @field_validator("capacity", "accessible_seats", "online_capacity", "starts_at", "ends_at", mode="before")
     @classmethod
     def _required_fields_stay(cls, value: Any) -> Any:
         if value is None:
@@ -93,8 +119,16 @@ class SessionOut(Output):
     starts_at: datetime
     ends_at: datetime
     capacity: int
+    mode: LearningMode = Field(description="The activity's: in_person, online (no site) or hybrid")
+    accessible_seats: int = Field(description="Of `capacity`, the seats only people asking for an accessible one take")
+    online_capacity: int = Field(description="A hybrid session's online seats besides `capacity` (else 0)")
     status: SessionStatus
-    seats_available: int = Field(description="From the booking service's reports; equals capacity until it reports")
+    seats_available: int = Field(
+        description="Free seats a booking that asks for no particular seat can take (`capacity` less the "
+        "accessible seats, less those booked), from the booking service's reports"
+    )
+    accessible_available: int = Field(description="Free accessible seats")
+    online_available: int = Field(description="Free online seats of a hybrid session (else 0)")
     waitlist_length: int
     booking_opens_at: datetime | None
     booking_closes_at: datetime | None

@@ -7,10 +7,11 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.availability.service import seats_available
+from services.catalog.activities.schemas import LearningMode
+from services.catalog.availability.service import free_seats
 from services.catalog.models import Activity, ActivitySession, SessionAvailability, Site
 from services.catalog.pagination import require_cursor_types
-from services.catalog.peers import BookingSeats
+from services.catalog.peers import BookedSeats, BookingSeats
 from services.catalog.sessions.recurrence import expand_starts
 from services.catalog.sessions.repository import ActivitySessionRepository
 from services.catalog.sessions.schemas import SessionCancel, SessionCreate, SessionOut, SessionStatus, SessionUpdate
@@ -46,6 +47,10 @@ def snapshot(activity_session: ActivitySession, activity: Activity, site: Site |
         if site is None
         else Place(site_id=site.id, name=site.name, address=site.address, lat=site.lat, lon=site.lon),
         cancel_reason=activity_session.cancel_reason,
+        mode=LearningMode(activity.mode).value,
+        join_url=activity.join_url,
+        accessible_seats=activity_session.accessible_seats,
+        online_capacity=activity_session.online_capacity,
     )
 
 
@@ -64,7 +69,9 @@ async def _emit(
         await outbox.emit(db, event, activity_session.id, snapshot(activity_session, activity, site))
 
 
-def session_out(activity_session: ActivitySession, figures: SessionAvailability | None) -> SessionOut:
+def session_out(activity_session: ActivitySession, figures: SessionAvailability | None, *, mode: str) -> SessionOut:
+    """`mode` is the session's activity's."""
+    free = free_seats(activity_session, figures)
     return SessionOut(
         id=activity_session.id,
         activity_id=activity_session.activity_id,
@@ -72,8 +79,13 @@ def session_out(activity_session: ActivitySession, figures: SessionAvailability 
         starts_at=activity_session.starts_at,
         ends_at=activity_session.ends_at,
         capacity=activity_session.capacity,
+        mode=LearningMode(mode),
+        accessible_seats=activity_session.accessible_seats,
+        online_capacity=activity_session.online_capacity,
         status=SessionStatus(activity_session.status),
-        seats_available=seats_available(activity_session.capacity, figures),
+        seats_available=free.standard,
+        accessible_available=free.accessible,
+        online_available=free.online,
         waitlist_length=figures.waitlist_length if figures is not None else 0,
         booking_opens_at=activity_session.booking_opens_at,
         booking_closes_at=activity_session.booking_closes_at,
@@ -83,7 +95,9 @@ def session_out(activity_session: ActivitySession, figures: SessionAvailability 
 
 
 async def load_out(db: AsyncSession, activity_session: ActivitySession) -> SessionOut:
-    return session_out(activity_session, await ActivitySessionRepository(db).figures(activity_session.id))
+    activity = await host_activity(db, activity_session)
+    figures = await ActivitySessionRepository(db).figures(activity_session.id)
+    return session_out(activity_session, figures, mode=activity.mode)
 
 
 async def host_activity(db: AsyncSession, activity_session: ActivitySession) -> Activity:
@@ -130,7 +144,33 @@ async def schedule(
     else:
         starts = await expand_starts(body.starts_at, body.recurrence, default_zone=default_zone)
         occurrences = [first.moved_to(start) for start in starts]
-    return await add_sessions(db, outbox, activity, occurrences, capacity=body.capacity)
+    return await add_sessions(
+        db,
+        outbox,
+        activity,
+        occurrences,
+        capacity=body.capacity,
+        accessible_seats=body.accessible_seats,
+        online_capacity=body.online_capacity,
+    )
+
+
+def _require_seats_fit(mode: str, *, capacity: int, accessible_seats: int, online_capacity: int | None) -> None:
+    """The seat pools a session of a `mode` activity may have. Accessible seats are in-person seats (so none
+    online, and at most `capacity`); online seats apart from `capacity` only for hybrid activities (and there
+    at least one: an online-only session's seats are its `capacity`)."""
+    if accessible_seats > capacity:
+        raise Unprocessable("accessible_seats may not exceed capacity", pointer="/body/accessible_seats")
+    if mode == LearningMode.online and accessible_seats > 0:
+        raise Unprocessable(
+            "An online activity's sessions have no accessible (in-person) seats", pointer="/body/accessible_seats"
+        )
+    if mode == LearningMode.hybrid and not online_capacity:
+        raise Unprocessable("A hybrid activity's sessions need online_capacity (>= 1)", pointer="/body/online_capacity")
+    if mode != LearningMode.hybrid and online_capacity:
+        raise Unprocessable(
+            "Only hybrid activities' sessions have online seats apart from capacity", pointer="/body/online_capacity"
+        )
 
 
 async def add_sessions(
@@ -140,9 +180,14 @@ async def add_sessions(
     occurrences: Sequence[SessionTimes],
     *,
     capacity: int,
+    accessible_seats: int = 0,
+    online_capacity: int | None = None,
     session_ids: Sequence[UUID] | None = None,
 ) -> list[ActivitySession]:
     """Store sessions of `activity` and announce each (`session.scheduled`) in the same transaction."""
+    _require_seats_fit(
+        activity.mode, capacity=capacity, accessible_seats=accessible_seats, online_capacity=online_capacity
+    )
     sessions = [
         ActivitySession(
             activity_id=activity.id,
@@ -150,6 +195,8 @@ async def add_sessions(
             starts_at=times.starts_at,
             ends_at=times.ends_at,
             capacity=capacity,
+            accessible_seats=accessible_seats,
+            online_capacity=online_capacity or 0,
             status="scheduled",
             booking_opens_at=times.booking_opens_at,
             booking_closes_at=times.booking_closes_at,
@@ -175,7 +222,7 @@ async def update_session(
     now: datetime,
 ) -> ActivitySession:
     """Admins of the host organization, and operators. Only a scheduled session that has not started
-    changes; capacity may not drop below the seats booking has confirmed."""
+    changes; no seat pool may shrink below the seats booking has confirmed in it."""
     activity = await _locked_for_host_admin(db, principal, memberships, activity_session)
     if activity_session.status == "cancelled":
         raise Conflict("The session is cancelled")
@@ -191,12 +238,20 @@ async def update_session(
     times.require_consistent()
     if "starts_at" in changes and times.starts_at <= now:
         raise Unprocessable("A session can only move to a time in the future", pointer="/body/starts_at")
-    capacity = changes.get("capacity", activity_session.capacity)
-    if capacity < activity_session.capacity:
-        confirmed = await booking.confirmed_seats(activity_session.id)
-        if capacity < confirmed:
-            raise Conflict(f"{confirmed} seats are confirmed; capacity cannot drop below that")
-    wanted = {"capacity": capacity, **asdict(times)}
+    seats = {
+        field: changes.get(field, getattr(activity_session, field))
+        for field in ("capacity", "accessible_seats", "online_capacity")
+    }
+    if "accessible_seats" not in changes and seats["accessible_seats"] > seats["capacity"]:
+        raise Unprocessable(
+            f"{activity_session.accessible_seats} of the seats are accessible ones: capacity cannot drop below "
+            "that (lower accessible_seats with it)",
+            pointer="/body/capacity",
+        )
+    _require_seats_fit(activity.mode, **seats)
+    if _shrinks(activity_session, **seats):
+        _require_room_for_booked(await booking.booked_seats(activity_session.id), **seats)
+    wanted = {**seats, **asdict(times)}
     changed = {field: value for field, value in wanted.items() if getattr(activity_session, field) != value}
     if not changed:
         return activity_session
@@ -205,6 +260,31 @@ async def update_session(
     await db.flush()
     await _emit(db, outbox, "session.updated", [activity_session], activity)
     return activity_session
+
+
+def _shrinks(activity_session: ActivitySession, *, capacity: int, accessible_seats: int, online_capacity: int) -> bool:
+    """Whether a pool gets smaller (raising accessible_seats shrinks the standard pool)."""
+    return (
+        capacity - accessible_seats < activity_session.capacity - activity_session.accessible_seats
+        or accessible_seats < activity_session.accessible_seats
+        or online_capacity < activity_session.online_capacity
+    )
+
+
+def _require_room_for_booked(
+    booked: BookedSeats, *, capacity: int, accessible_seats: int, online_capacity: int
+) -> None:
+    """409 unless every pool keeps room for the seats booking has confirmed in it."""
+    if capacity - accessible_seats < booked.standard:
+        if accessible_seats == 0:
+            raise Conflict(f"{booked.standard} seats are confirmed; capacity cannot drop below that")
+        raise Conflict(
+            f"{booked.standard} standard seats are confirmed; capacity less accessible_seats cannot drop below that"
+        )
+    if accessible_seats < booked.accessible:
+        raise Conflict(f"{booked.accessible} accessible seats are confirmed; accessible_seats cannot drop below that")
+    if online_capacity < booked.online:
+        raise Conflict(f"{booked.online} online seats are confirmed; online_capacity cannot drop below that")
 
 
 async def cancel_session(
@@ -233,8 +313,8 @@ async def cancel_session(
 
 
 async def propagate_activity_change(db: AsyncSession, outbox: Outbox, activity: Activity, *, now: datetime) -> None:
-    """After an activity's title, kind or site changed: its upcoming sessions follow it to the site, and
-    booking hears `session.updated` for each."""
+    """After an activity's title, kind, site, mode or join link changed: its upcoming sessions follow it to
+    the site, and booking (and notify) hear `session.updated` for each."""
     upcoming = await ActivitySessionRepository(db).upcoming_of_activity(
         activity.id, after=now, site_id=activity.site_id
     )
@@ -251,4 +331,5 @@ async def list_of_activity(db: AsyncSession, activity: Activity, page: PageParam
         page=page,
     )
     figures = await ActivitySessionRepository(db).figures_of([row.id for row in rows])
-    return Page(items=[session_out(row, figures.get(row.id)) for row in rows], next_cursor=next_cursor)
+    items = [session_out(row, figures.get(row.id), mode=activity.mode) for row in rows]
+    return Page(items=items, next_cursor=next_cursor)

@@ -4,7 +4,9 @@ from fastapi import APIRouter, Query, status
 
 from services.catalog.dependencies import OrganizationsDep, SiteDep
 from services.catalog.geo import DEFAULT_WALK_MINUTES, NearDep, WalkMinutes
+from services.catalog.search.schemas import TextQuery
 from services.catalog.sites import service
+from services.catalog.sites.filters import AccessibilityDep
 from services.catalog.sites.schemas import SiteCreate, SiteKind, SiteListItem, SiteOut
 from shared.auth import CurrentPerson
 from shared.authz import MembershipsDep
@@ -37,9 +39,13 @@ async def create_site(
 
 @router.get(
     "",
-    summary="List sites, or the sites within a walk of a point (nearest first)",
+    summary="List sites, find them by name, or the sites within a walk of a point (nearest first)",
     description="With `near`: only sites within `walk_minutes` (ceil(distance_m / 75) <= walk_minutes), "
-    "nearest first, each with `distance_m` and `walk_minutes`. Without `near`: every site, by id.",
+    "nearest first, each with `distance_m` and `walk_minutes`. `q`: only sites whose name, in any language, "
+    "contains `q` or has a run of words similar to it (pg_trgm word similarity >= 0.6, so typos and partial "
+    "words match; Chinese needs no spaces); without `near` the most similar name comes first "
+    "(ties by id). `accessibility=step_free,hearing_loop`: only sites with every listed feature. "
+    "Otherwise every site, by id.",
     operation_id="listSites",
     responses=problem_responses(422),
 )
@@ -47,8 +53,10 @@ async def list_sites(
     db: SessionDep,
     page: PageDep,
     near: NearDep,
+    accessibility: AccessibilityDep,
     walk_minutes: WalkMinutes = DEFAULT_WALK_MINUTES,
     kind: Annotated[SiteKind | None, Query()] = None,
+    q: TextQuery = None,
     accept_language: AcceptLanguage = None,
 ) -> Page[SiteListItem]:
     return await service.list_sites(
@@ -57,6 +65,8 @@ async def list_sites(
         near=near,
         walk_minutes=walk_minutes,
         kind=kind.value if kind else None,
+        q=q,
+        accessibility=accessibility,
         accept_language=accept_language,
     )
 

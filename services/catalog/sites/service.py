@@ -79,20 +79,34 @@ async def list_sites(
     near: GeoPoint | None,
     walk_minutes: int,
     kind: str | None,
+    q: str | None,
+    accessibility: tuple[str, ...],
     accept_language: str | None,
 ) -> Page[SiteListItem]:
+    """With `near`: nearest first (among the matches of `q`); else with `q`: most similar name first;
+    else by id."""
     sites = SiteRepository(db)
-    if near is None:
-        require_cursor_types(page, UUID)
-        rows, next_cursor = await paginate(
-            db, sites.listing(kind=kind), keyset=[Site.id], key_of=lambda site: [site.id], page=page
+    if near is not None:
+        require_cursor_types(page, float, UUID)
+        statement, keyset = sites.nearby(near, walk_minutes, kind=kind, q=q, accessibility=accessibility)
+        pairs, next_cursor = await paginate(
+            db, statement, keyset=keyset, key_of=lambda row: [row[1], row[0].id], page=page, scalars=False
         )
-        return Page(items=[site_list_item(site, accept_language, None) for site in rows], next_cursor=next_cursor)
-    require_cursor_types(page, float, UUID)
-    statement, keyset = sites.nearby(near, walk_minutes, kind=kind)
-    pairs, next_cursor = await paginate(
-        db, statement, keyset=keyset, key_of=lambda row: [row[1], row[0].id], page=page, scalars=False
+        items = [site_list_item(site, accept_language, distance) for site, distance in pairs]
+        return Page(items=items, next_cursor=next_cursor)
+    if q is not None:
+        require_cursor_types(page, float, UUID)
+        statement, keyset = sites.ranked(q, kind=kind, accessibility=accessibility)
+        pairs, next_cursor = await paginate(
+            db, statement, keyset=keyset, key_of=lambda row: [row[1], row[0].id], page=page, scalars=False
+        )
+        return Page(items=[site_list_item(site, accept_language, None) for site, _ in pairs], next_cursor=next_cursor)
+    require_cursor_types(page, UUID)
+    rows, next_cursor = await paginate(
+        db,
+        sites.listing(kind=kind, accessibility=accessibility),
+        keyset=[Site.id],
+        key_of=lambda site: [site.id],
+        page=page,
     )
-    return Page(
-        items=[site_list_item(site, accept_language, distance) for site, distance in pairs], next_cursor=next_cursor
-    )
+    return Page(items=[site_list_item(site, accept_language, None) for site in rows], next_cursor=next_cursor)
