@@ -56,7 +56,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         handle.cleanup()
 
 
-TRUNCATE_ATTEMPTS = 30
+TRUNCATE_ATTEMPTS = 12
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
             # waits long in the lock queue either: every query of the live processes would queue behind it, and
             # one of them may hold a transaction open while it waits on another process's HTTP request that waits
             # on that queue (a cycle across processes PostgreSQL cannot see).
-            await connection.execute("SET lock_timeout = '1s'")
+            await connection.execute("SET lock_timeout = '5s'")
             for attempt in range(TRUNCATE_ATTEMPTS):
                 try:
                     await connection.execute(f"TRUNCATE {names} CASCADE")

@@ -141,6 +141,13 @@ class Activity(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ),
+        # `q` ranked without `near`: the activities nearest the query in word similarity, first (KNN on `<<->`).
+        Index(
+            "ix_activities_search_text_trgm_gist",
+            "search_text",
+            postgresql_using="gist",
+            postgresql_ops={"search_text": "gist_trgm_ops"},
+        ),
         Index("ix_activities_topics", "topics", postgresql_using="gin"),
         Index("ix_activities_audience", "audience", postgresql_using="gin"),
     )

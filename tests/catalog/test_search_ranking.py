@@ -5,11 +5,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from learncity.demo import seed_demo
 from services.catalog.geo import EARTH_RADIUS_M
+from services.catalog.search import repository
 from tests.catalog.conftest import HUBIN, Catalog, later
 from tests.catalog.test_search import NEAR, _all_pages, _search
 from tests.catalog.test_sites import north_of
@@ -240,6 +242,42 @@ async def test_relevance_pages_never_repeat_or_skip(client: httpx.AsyncClient, c
         assert len(_ids(items)) == len(expected) and set(_ids(items)) == expected, params
 
 
+async def test_without_near_only_the_activities_nearest_the_query_are_ranked(
+    client: httpx.AsyncClient, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = await catalog.site()
+    # Word distance of "poetry" to each search text: 0 (title), 0 (description), 0.29 (a typo in the title).
+    in_title = await catalog.activity(
+        site["id"], title={"en": "Poetry"}, description={"en": "An evening."}, kind="lecture"
+    )
+    in_description = await catalog.activity(site["id"], title={"en": "Walk"}, description={"en": "We read poetry."})
+    typo = await catalog.activity(site["id"], title={"en": "Poetri Club"}, description=None)
+    await catalog.activity(site["id"], title={"en": "Tai Chi"}, description={"en": "Slow movement."})
+    title_sessions = [(await catalog.session(in_title["id"], starts_at=later(days=d)))["id"] for d in (3, 1)]
+    description_session = (await catalog.session(in_description["id"], starts_at=later(days=2)))["id"]
+    typo_session = (await catalog.session(typo["id"], starts_at=later(days=1, hours=1)))["id"]
+    by_relevance = [title_sessions[1], title_sessions[0], typo_session, description_session]
+
+    async def found(**params: Any) -> list[str]:
+        return _ids(await _all_pages(client, q="poetry", **params))
+
+    # No more matches than the bound: all of them, by relevance (the typo in a title outranks a description).
+    monkeypatch.setattr(repository, "CANDIDATE_ACTIVITIES", 3)
+    assert await found() == by_relevance
+    assert await found(limit=1) == by_relevance
+    # More: the sessions of the two activities nearest "poetry" (not the typo, though its relevance is
+    # higher than the description match's), still by relevance; page by page the same, ending there.
+    monkeypatch.setattr(repository, "CANDIDATE_ACTIVITIES", 2)
+    assert await found() == [title_sessions[1], title_sessions[0], description_session]
+    assert await found(limit=1) == [title_sessions[1], title_sessions[0], description_session]
+    # The activity filters apply before the bound: a filtered-out activity takes no candidate's place.
+    monkeypatch.setattr(repository, "CANDIDATE_ACTIVITIES", 1)
+    assert await found(kind="reading") == [description_session]
+    # With `near`, and by start time, every match as before.
+    assert set(await found(near=NEAR)) == set(by_relevance)
+    assert await found(sort="starts_at") == [title_sessions[1], typo_session, description_session, title_sessions[0]]
+
+
 async def test_search_words_are_made_by_the_database(apps: dict[str, FastAPI]) -> None:
     async with apps["catalog"].state.database.sessionmaker() as session:
         words = await session.scalar(text("SELECT catalog.search_words('西湖读书节 West Lake')"))
@@ -271,3 +309,25 @@ async def test_the_demo_citys_west_lake_reading_festival(client: httpx.AsyncClie
     assert festival <= set(_ids(await _all_pages(client, q="西湖", **window, limit=100)))
     found = _ids(await _all_pages(client, q="west lake reading festival", **window, limit=100))
     assert set(found[: len(festival)]) == festival
+
+
+async def test_ranked_near_order_with_several_sessions_of_one_activity(
+    client: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    """With `near` the similarities are computed once per row and reused for match and score: sessions of one
+    activity share its relevance, so distance, then start time order them; a typo still matches."""
+    near_site = await catalog.site()
+    far_site = await catalog.site(lat=north_of(HUBIN, 600, EARTH_RADIUS_M)[0], lon=HUBIN[1])
+    title = await catalog.activity(near_site["id"], title={"en": "Poetry Evening"}, description=None)
+    described = await catalog.activity(
+        near_site["id"], title={"en": "Lake Walk"}, description={"en": "We read poetry on the way."}
+    )
+    late = await catalog.session(title["id"], starts_at=later(days=3))
+    early = await catalog.session(title["id"], starts_at=later(days=1))
+    far_title = await catalog.activity(far_site["id"], title={"en": "Poetry Evening"}, description=None)
+    far = await catalog.session(far_title["id"], starts_at=later(days=2))
+    walk_late = await catalog.session(described["id"], starts_at=later(days=4))
+    walk_early = await catalog.session(described["id"], starts_at=later(days=2))
+    expected = [early["id"], late["id"], far["id"], walk_early["id"], walk_late["id"]]
+    for q in ("poetry", "poetri"):
+        assert _ids(await _all_pages(client, q=q, near=NEAR, limit=2)) == expected, q

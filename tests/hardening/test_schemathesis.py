@@ -79,6 +79,7 @@ SEMANTIC_POINTERS = frozenset(
         "/query/from",
         "/query/to",
         "/query/sort",
+        "/query/accessibility",  # comma-separated features, each one the catalog knows
         "/body/starts_at",
         "/body/ends_at",
         "/body/booking_opens_at",
@@ -97,6 +98,13 @@ SEMANTIC_POINTERS = frozenset(
         # one named member per seat, each a member of the organization (`/body/members/<i>`).
         "/body/seats",
         "/body/members",
+        # A session's kind of learning decides what it may have: a join link and online seats only online or
+        # hybrid, accessible seats only in person, an organization's block standard seats only.
+        "/body/join_url",
+        "/body/online_capacity",
+        "/body/accessible_seats",
+        "/body/mode",
+        "/body/seat",
     }
 )
 

@@ -34,10 +34,12 @@ two-character pairs, so `西湖` and `西湖读书` find the West Lake Reading F
 `relevance = (2 * sim(title) + sim(site and series names) + sim(all text)) / 4` (0..1), where `sim` is the
 word similarity of `q` with that text; so a title match ranks above a description match. With `near` the
 score is `relevance * (1 - 0.5 * distance_m / (75 * walk_minutes))`: at the walk's edge a session keeps half
-its relevance. `sort=distance` (the default with `near` and no `q`): nearest first. `sort=starts_at` (the
-default otherwise): earliest first. Ties are broken by start time, then session id, so the cursor pages never
-repeat or skip a session; with `near`, online sessions come after the walkable ones in the same order
-(relevance or start time).
+its relevance. Without `near`, when more than 200 activities match, the results are the sessions of the
+200 activities nearest `q` in word similarity (found through an index, so a common word stays fast), ranked
+by this relevance; pages end after their sessions. `sort=distance` (the default with `near` and no `q`):
+nearest first. `sort=starts_at` (the default otherwise): earliest first. Ties are broken by start time, then
+session id, so the cursor pages never repeat or skip a session; with `near`, online sessions come after the
+walkable ones in the same order (relevance or start time).
 
 **Filters.** `accessibility=step_free,hearing_loop`: the session's site has every listed feature.
 `mode=online`: online and hybrid activities; `mode=in_person`: in-person and hybrid; `any` (default): all.
