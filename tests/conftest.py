@@ -5,6 +5,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         handle.cleanup()
 
 
-TRUNCATE_ATTEMPTS = 12
+EMPTYING_ATTEMPTS = 12
+# Foreign keys between the services' tables: children are emptied before their parents.
+_FOREIGN_KEYS = """
+    SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE c.contype = 'f' AND n.nspname = ANY($1::text[])"""
 
 
 @pytest.fixture(autouse=True)
@@ -69,21 +75,24 @@ async def _empty_tables(database_url: str) -> AsyncIterator[None]:
             " AND tablename <> 'alembic_version'",
             list(SERVICES),
         )
-        if tables:
-            names = ", ".join(f'"{t["schemaname"]}"."{t["tablename"]}"' for t in tables)
-            # Live processes may hold locks for a moment; TRUNCATE can then lose a deadlock: try again. It never
-            # waits long in the lock queue either: every query of the live processes would queue behind it, and
-            # one of them may hold a transaction open while it waits on another process's HTTP request that waits
-            # on that queue (a cycle across processes PostgreSQL cannot see).
-            await connection.execute("SET lock_timeout = '5s'")
-            for attempt in range(TRUNCATE_ATTEMPTS):
-                try:
-                    await connection.execute(f"TRUNCATE {names} CASCADE")
-                    break
-                except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
-                    if attempt == TRUNCATE_ATTEMPTS - 1:
-                        raise
-                    await asyncio.sleep(0.2)
+        order: TopologicalSorter[str] = TopologicalSorter({f"{t['schemaname']}.{t['tablename']}": () for t in tables})
+        for key in await connection.fetch(_FOREIGN_KEYS, list(SERVICES)):
+            if key["child"] != key["parent"]:
+                order.add(key["child"], key["parent"])
+        # DELETE, not TRUNCATE: TRUNCATE's ACCESS EXCLUSIVE locks conflict with every read of the live processes
+        # (the live system, `learncity up`), which then deadlock with it or queue behind it, and one of them may
+        # wait on another process's HTTP request that waits in that queue (a cycle PostgreSQL cannot see).
+        # DELETE's ROW EXCLUSIVE lock blocks no reader. One statement list: one transaction.
+        deletes = "; ".join(f"DELETE FROM {table}" for table in reversed(list(order.static_order())))
+        await connection.execute("SET lock_timeout = '5s'")
+        for attempt in range(EMPTYING_ATTEMPTS):
+            try:
+                await connection.execute(deletes)
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                if attempt == EMPTYING_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)
     finally:
         await connection.close()
 
