@@ -10,10 +10,10 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from shared.clients import INTERNAL_SECRET_HEADER
-from shared.events.schemas import EventEnvelope, SessionSnapshot
+from shared.events.schemas import EventEnvelope, PersonErased, SessionSnapshot
 from shared.ids import new_id
 from shared.settings import DEV_INTERNAL_SECRET
 from tests.support import Person, new_email, register_and_login
@@ -189,3 +189,41 @@ async def notices_for_notify(booking: FastAPI, *aggregate_ids: UUID | str) -> li
     async with booking.state.database.sessionmaker() as db:
         rows = (await db.execute(statement.order_by(outbox.c.occurred_at, outbox.c.id))).all()
     return [dict(row._mapping) for row in rows]
+
+
+async def person_export(client: httpx.AsyncClient, person_id: str) -> dict[str, Any]:
+    """Booking's part of a person's data export (the internal route orgs calls)."""
+    response = await client.get(
+        f"http://booking.internal/internal/v1/people/{person_id}/export",
+        headers={INTERNAL_SECRET_HEADER: DEV_INTERNAL_SECRET},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def erasure(person_id: str) -> EventEnvelope:
+    """A `person.erased` event from orgs, as its relay delivers it."""
+    erasure_id = new_id()
+    return EventEnvelope(
+        id=new_id(),
+        type="person.erased",
+        producer="orgs",
+        aggregate_id=erasure_id,
+        sequence=1,
+        occurred_at=datetime.now(UTC),
+        payload=PersonErased(erasure_id=erasure_id, person_id=UUID(person_id)).model_dump(mode="json"),
+    )
+
+
+async def rows_naming(apps: dict[str, FastAPI], needle: str) -> dict[str, int]:
+    """Per table of the booking schema, the rows whose text names `needle` (tables with none left out)."""
+    found: dict[str, int] = {}
+    async with apps["booking"].state.database.sessionmaker() as db:
+        tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'booking'"))).scalars()
+        for table in list(tables):
+            statement = text(f'SELECT count(*) FROM booking."{table}" AS r WHERE r::text ILIKE :pattern')
+            count = (await db.execute(statement, {"pattern": f"%{needle}%"})).scalar_one()
+            if count:
+                found[table] = count
+    return found

@@ -6,28 +6,26 @@ one base URL, with real organizations and memberships at orgs."""
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from shared.clients import INTERNAL_SECRET_HEADER
-from shared.events.schemas import EventEnvelope, PersonErased
 from shared.ids import new_id
-from shared.settings import DEV_INTERNAL_SECRET
 from tests.booking.conftest import (
     CatalogStandIn,
     Mint,
     Organization,
     availability,
     book,
+    erasure,
     inbox_delivery,
     minutes_from_now,
     notices_for_notify,
     organization,
+    person_export,
+    rows_naming,
 )
 from tests.support import Person, assert_problem, new_email, register_and_login
 
@@ -658,40 +656,6 @@ async def test_a_member_who_leaves_gives_their_future_seats_back(
     assert await apps["orgs"].state.relay.run_once("booking") == 0
 
 
-def _erasure(person_id: str) -> EventEnvelope:
-    erasure_id = new_id()
-    return EventEnvelope(
-        id=new_id(),
-        type="person.erased",
-        producer="orgs",
-        aggregate_id=erasure_id,
-        sequence=1,
-        occurred_at=datetime.now(UTC),
-        payload=PersonErased(erasure_id=erasure_id, person_id=UUID(person_id)).model_dump(mode="json"),
-    )
-
-
-async def _rows_naming(apps: dict[str, FastAPI], needle: str) -> dict[str, int]:
-    found: dict[str, int] = {}
-    async with apps["booking"].state.database.sessionmaker() as db:
-        tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'booking'"))).scalars()
-        for table in list(tables):
-            statement = text(f'SELECT count(*) FROM booking."{table}" AS r WHERE r::text ILIKE :pattern')
-            count = (await db.execute(statement, {"pattern": f"%{needle}%"})).scalar_one()
-            if count:
-                found[table] = count
-    return found
-
-
-async def _export(client: httpx.AsyncClient, person_id: str) -> Any:
-    response = await client.get(
-        f"http://booking.internal/internal/v1/people/{person_id}/export",
-        headers={INTERNAL_SECRET_HEADER: DEV_INTERNAL_SECRET},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def test_erasing_a_member_gives_their_seat_back_and_leaves_nothing_naming_them(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint
 ) -> None:
@@ -703,16 +667,16 @@ async def test_erasing_a_member_gives_their_seat_back_and_leaves_nothing_naming_
     block = await _block(client, coordinator, session.session_id, org, seats=3, members=[erased, staying])
     await book(client, mint(), full.session_id)
     waiting = await _block(client, coordinator, full.session_id, org, seats=1, members=[erased])
-    exported = await _export(client, erased.id)
+    exported = await person_export(client, erased.id)
     assert [(b["id"], b["block_id"]) for b in exported["bookings"]] == [(block["lines"][0]["id"], block["id"])]
     assert [(a["action"], a["involvement"]) for a in exported["seat_assignments"]] == [("assigned", "named")]
-    made = await _export(client, coordinator.id)
+    made = await person_export(client, coordinator.id)
     assert [(a["action"], a["involvement"]) for a in made["seat_assignments"]] == [("assigned", "made")] * 2
-    assert await _rows_naming(apps, erased.id)
+    assert await rows_naming(apps, erased.id)
 
-    await inbox_delivery(apps["booking"])(_erasure(erased.id))
+    await inbox_delivery(apps["booking"])(erasure(erased.id))
 
-    assert await _rows_naming(apps, erased.id) == {}
+    assert await rows_naming(apps, erased.id) == {}
     after = await _get(client, coordinator, block["id"])
     assert (after["seats"], after["unassigned_seats"]) == (3, 2)
     assert [line["status"] for line in after["lines"]] == ["cancelled", "confirmed"]
@@ -736,9 +700,9 @@ async def test_erasing_a_coordinator_cancels_their_blocks_with_every_line(
     waiting = mint()
     place = (await book(client, waiting, session.session_id)).json()
 
-    await inbox_delivery(apps["booking"])(_erasure(coordinator.id))
+    await inbox_delivery(apps["booking"])(erasure(coordinator.id))
 
-    assert await _rows_naming(apps, coordinator.id) == {}
+    assert await rows_naming(apps, coordinator.id) == {}
     for member in members:
         (line,) = await _mine(client, member)
         assert line["status"] == "cancelled"

@@ -1,17 +1,15 @@
 """A person's data is theirs: booking's part of their export (`GET /internal/v1/people/{id}/export`) and of
 their erasure (`person.erased` from orgs), which leaves no booking row and no outbox row naming them."""
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from services.booking.models import Booking, Checkin
 from shared.clients import INTERNAL_SECRET_HEADER
-from shared.events.schemas import EventEnvelope, PersonErased
 from shared.ids import new_id
 from shared.settings import DEV_INTERNAL_SECRET
 from tests.booking.conftest import (
@@ -19,9 +17,12 @@ from tests.booking.conftest import (
     Mint,
     availability,
     book,
+    erasure,
     inbox_delivery,
     minutes_from_now,
     notices_for_notify,
+    person_export,
+    rows_naming,
 )
 from tests.support import Person
 
@@ -38,43 +39,6 @@ async def _booked(client: httpx.AsyncClient, person: Person, session_id: Any, **
 async def _check_in(client: httpx.AsyncClient, staff: Person, code: str) -> None:
     response = await client.post("/v1/checkins", json={"code": code}, headers=staff.headers)
     assert response.status_code == 200, response.text
-
-
-async def _export(client: httpx.AsyncClient, person_id: str) -> dict[str, Any]:
-    response = await client.get(f"http://booking.internal/internal/v1/people/{person_id}/export", headers=INTERNAL)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _erasure(person_id: str) -> EventEnvelope:
-    erasure_id = new_id()
-    return EventEnvelope(
-        id=new_id(),
-        type="person.erased",
-        producer="orgs",
-        aggregate_id=erasure_id,
-        sequence=1,
-        occurred_at=datetime.now(UTC),
-        payload=PersonErased(erasure_id=erasure_id, person_id=UUID(person_id)).model_dump(mode="json"),
-    )
-
-
-async def _rows_naming(apps: dict[str, FastAPI], needle: str) -> dict[str, int]:
-    """Per table of the booking schema, the rows whose text names `needle` (tables with none left out)."""
-    found: dict[str, int] = {}
-    async with apps["booking"].state.database.sessionmaker() as db:
-        tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'booking'"))).scalars()
-        for table in list(tables):
-            count = (
-                await db.execute(
-                    text(f'SELECT count(*) FROM booking."{table}" AS r WHERE r::text ILIKE :pattern'),
-                    {"pattern": f"%{needle}%"},
-                )
-            ).scalar_one()
-            if count:
-                found[table] = count
-    return found
 
 
 async def _snapshot(apps: dict[str, FastAPI]) -> tuple[list[Any], list[Any], list[Any]]:
@@ -114,7 +78,7 @@ async def test_the_export_holds_every_booking_checkin_and_the_learning_record(
     other = await _booked(client, mint(), soon.session_id)
     await _check_in(client, mint(person_id=UUID(person.id), roles=["operator"]), other["checkin_code"])
 
-    exported = await _export(client, person.id)
+    exported = await person_export(client, person.id)
     assert set(exported) == {"bookings", "checkins", "checkins_performed", "seat_assignments", "learning_record"}
     by_id = {b["id"]: b for b in exported["bookings"]}
     assert list(by_id) == sorted(by_id)  # oldest first (time-ordered ids)
@@ -160,7 +124,7 @@ async def test_the_export_is_internal_and_empty_for_a_stranger(client: httpx.Asy
     stranger = str(new_id())
     refused = await client.get(f"http://booking.internal/internal/v1/people/{stranger}/export")
     assert refused.status_code == 401
-    exported = await _export(client, stranger)
+    exported = await person_export(client, stranger)
     assert (exported["bookings"], exported["checkins"], exported["checkins_performed"]) == ([], [], [])
     assert exported["learning_record"]["total_minutes"] == 0
     assert "/internal/v1/people/{person_id}/export" not in (await client.get("/openapi.json")).text
@@ -188,13 +152,13 @@ async def test_erasure_promotes_the_waitlist_once_and_leaves_nothing_naming_the_
     withdrawn = await _booked(client, erased, past_choice.session_id, key="their-own-key")
     await client.post(f"/v1/bookings/{withdrawn['id']}/cancel", headers=erased.headers)
     theirs = [seat["id"], place["id"], attended["id"], withdrawn["id"]]
-    assert await _rows_naming(apps, erased.id)  # bookings, check-ins, keys, rate window, outbox rows
+    assert await rows_naming(apps, erased.id)  # bookings, check-ins, keys, rate window, outbox rows
 
     deliver = inbox_delivery(apps["booking"])
-    erasure = _erasure(erased.id)
-    await deliver(erasure)
+    event = erasure(erased.id)
+    await deliver(event)
 
-    assert await _rows_naming(apps, erased.id) == {}
+    assert await rows_naming(apps, erased.id) == {}
     rows = await _bookings_by_id(apps, theirs)
     (anonymous,) = {row.person_id for row in rows.values()}
     assert anonymous != UUID(erased.id)
@@ -219,8 +183,8 @@ async def test_erasure_promotes_the_waitlist_once_and_leaves_nothing_naming_the_
 
     # Delivered again, or erased again by a new event: nothing changes.
     before = await _snapshot(apps)
-    await deliver(erasure)
-    await deliver(_erasure(erased.id))
+    await deliver(event)
+    await deliver(erasure(erased.id))
     assert await _snapshot(apps) == before
-    exported = await _export(client, erased.id)
+    exported = await person_export(client, erased.id)
     assert (exported["bookings"], exported["checkins"], exported["learning_record"]["items"]) == ([], [], [])
