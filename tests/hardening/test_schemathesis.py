@@ -119,8 +119,12 @@ def _semantic_rejection(response: Any) -> bool:
     )
 
 
+# List items named one by one (`/body/members/<i>`: each must be a member of the organization).
+SEMANTIC_ITEM_POINTERS = frozenset({"/body/members"})
+
+
 def _semantic_pointer(pointer: str) -> bool:
-    return pointer in SEMANTIC_POINTERS or pointer.rsplit("/", 1)[0] in SEMANTIC_POINTERS - {"/body"}
+    return pointer in SEMANTIC_POINTERS or pointer.rsplit("/", 1)[0] in SEMANTIC_ITEM_POINTERS
 
 
 @schemathesis.check  # type: ignore[untyped-decorator,unused-ignore]
