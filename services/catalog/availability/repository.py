@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import ARRAY, DateTime, Integer, Uuid, bindparam, select, text
+from sqlalchemy import ARRAY, DateTime, Integer, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import insert
 
 from services.catalog.models import SCHEMA, ActivitySession, SessionAvailability
@@ -48,10 +48,6 @@ _STORE_MANY = (
 
 class AvailabilityRepository(Repository[SessionAvailability]):
     model = SessionAvailability
-
-    async def session_exists(self, session_id: UUID) -> bool:
-        found = await self.session.scalar(select(ActivitySession.id).where(ActivitySession.id == session_id))
-        return found is not None
 
     async def store_many(self, many: Sequence[AvailabilityChanged]) -> list[UUID]:
         """Insert or replace the figures of several sessions (one each) in one statement; returns the
