@@ -232,9 +232,11 @@ async def create_idempotently(
             try:
                 return await _book(c, body, key, fingerprint, attempt)
             except SessionUnknown:
-                # Keep the count before asking the catalog: a burst for unknown sessions is limited too.
+                # Keep the count before asking the catalog: a burst for unknown sessions is limited too. Once the
+                # count has committed, the one-statement path can no longer tell that another request of the
+                # person committed while it waited for their row (its count no longer moves), so book carefully.
                 await c.session.commit()
-                attempt = replace(attempt, counted=True)
+                attempt = replace(attempt, counted=True, careful=True)
                 await inventory_service.learn(c.session, c.outbox, c.catalog, body.session_id)
                 await c.session.commit()
             except Interleaved:
