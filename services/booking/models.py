@@ -26,6 +26,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.audit import define_audit_table
 from shared.db import IdMixin, TimestampMixin, service_metadata
 from shared.events.tables import define_event_tables
 
@@ -113,6 +114,23 @@ class Inventory(BookingBase):
     online_waitlist: Mapped[int] = mapped_column(Integer, server_default="0")
     # The last waitlist sequence handed out: FIFO order, increased under the row lock, never reused.
     waitlist_last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql("now()"))
+
+
+class SitePlace(BookingBase):
+    """Booking's copy of a site's kind and geography (fed by `site.changed`): participation is counted by
+    district, urban/rural and site kind without reading the catalog's schema."""
+
+    __tablename__ = "site_places"
+    __table_args__ = (Index("ix_site_places_district_id", "district_id"),)
+
+    site_id: Mapped[UUID] = mapped_column(primary_key=True)
+    owner_org_id: Mapped[UUID]
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[dict[str, str]] = mapped_column(JSONB)
+    district_id: Mapped[UUID | None]
+    district_name: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    urban: Mapped[bool | None]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql("now()"))
 
 
@@ -285,3 +303,4 @@ def table_of(model: type[BookingBase]) -> Table:
 
 metadata = BookingBase.metadata
 event_tables = define_event_tables(metadata)
+audit_log = define_audit_table(metadata)

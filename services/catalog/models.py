@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.audit import define_audit_table
 from shared.db import IdMixin, TimestampMixin, service_metadata, utcnow
 from shared.events.tables import define_event_tables
 
@@ -71,6 +72,37 @@ class UpdatedAtMixin:
     )
 
 
+class District(IdMixin, TimestampMixin, UpdatedAtMixin, CatalogBase):
+    """An administrative area (a district or county) loaded by operators as a GeoJSON polygon. A site belongs
+    to the district whose polygon contains it (services/catalog/districts); `Site.district` stays free text.
+
+    `boundary` is the GeoJSON geometry as loaded (Polygon or MultiPolygon, lon/lat); the bounding box beside
+    it lets SQL find the candidate districts of a point before the exact test."""
+
+    __tablename__ = "districts"
+    __table_args__ = (
+        CheckConstraint("char_length(code) BETWEEN 1 AND 32", name="code_length"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_not_negative"),
+        CheckConstraint("min_lon <= max_lon AND min_lat <= max_lat", name="bbox_ordered"),
+        CheckConstraint("min_lat >= -90 AND max_lat <= 90 AND min_lon >= -180 AND max_lon <= 180", name="bbox_range"),
+        CheckConstraint("area_m2 > 0", name="area_positive"),
+        Index("uq_districts_code", "code", unique=True),
+    )
+
+    # The operator's own key for the area (e.g. the administrative division code `330106`): loading the same
+    # code again replaces that district.
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[dict[str, str]] = mapped_column(JSONB)
+    urban: Mapped[bool]
+    population: Mapped[int | None] = mapped_column(Integer)
+    boundary: Mapped[dict[str, object]] = mapped_column(JSONB)
+    min_lon: Mapped[float] = mapped_column(Double)
+    min_lat: Mapped[float] = mapped_column(Double)
+    max_lon: Mapped[float] = mapped_column(Double)
+    max_lat: Mapped[float] = mapped_column(Double)
+    area_m2: Mapped[float] = mapped_column(Double)
+
+
 class Site(IdMixin, TimestampMixin, CatalogBase):
     """A place where learning happens. Its location is a point on the earthdistance sphere."""
 
@@ -83,6 +115,7 @@ class Site(IdMixin, TimestampMixin, CatalogBase):
         # Walking-distance search and coverage: `earth_box(...) @> ll_to_earth(lat, lon)` uses this index.
         Index("ix_sites_earth_location", text("ll_to_earth(lat, lon)"), postgresql_using="gist"),
         Index("ix_sites_owner_org_id", "owner_org_id"),
+        Index("ix_sites_district_id", "district_id"),
         Index("ix_sites_kind_id", "kind", "id"),
         Index(
             "ix_sites_search_name_trgm",
@@ -98,6 +131,8 @@ class Site(IdMixin, TimestampMixin, CatalogBase):
     lon: Mapped[float] = mapped_column(Double)
     address: Mapped[str] = mapped_column(String(300))
     district: Mapped[str | None] = mapped_column(String(100))
+    # The loaded district whose polygon contains the site (None: outside every district, or none loaded).
+    district_id: Mapped[UUID | None] = mapped_column(ForeignKey("catalog.districts.id", ondelete="SET NULL"))
     owner_org_id: Mapped[UUID]
     accessibility: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"), default=list)
     opening_hours: Mapped[str | None] = mapped_column(String(200))
@@ -247,3 +282,4 @@ class SessionAvailability(CatalogBase):
 
 metadata = CatalogBase.metadata
 event_tables = define_event_tables(metadata)
+audit_log = define_audit_table(metadata)

@@ -10,7 +10,7 @@ class CatalogSettings(ServiceSettings):
     booking_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
     event_subscriptions: dict[str, list[str]] = Field(
-        default_factory=lambda: {"booking": ["session.*"], "notify": ["session.*"]}
+        default_factory=lambda: {"booking": ["session.*", "site.*"], "notify": ["session.*"]}
     )
     # The city's time zone: recurrence rules are expanded in its wall time unless a request names another.
     timezone: TimeZoneName = "Asia/Shanghai"

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.notify.messages.facts import Language, NoticeKind
+from shared.audit import define_audit_table
 from shared.db import service_metadata
 from shared.events.tables import define_event_tables
 
@@ -244,3 +245,4 @@ def table_of(model: type[NotifyBase]) -> Table:
 
 metadata = NotifyBase.metadata
 event_tables = define_event_tables(metadata)
+audit_log = define_audit_table(metadata)

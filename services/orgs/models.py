@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.orgs.auth.language import Language
+from shared.audit import define_audit_table
 from shared.db import IdMixin, TimestampMixin, service_metadata
 from shared.events.schemas import JoinRequestStatus
 from shared.events.tables import define_event_tables
@@ -197,3 +198,4 @@ class RevokedSubject(OrgsBase):
 
 metadata = OrgsBase.metadata
 event_tables = define_event_tables(metadata)
+audit_log = define_audit_table(metadata)

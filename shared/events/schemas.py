@@ -99,6 +99,21 @@ class SessionSnapshot(BaseModel):
     online_capacity: int = 0
 
 
+class SiteSnapshot(BaseModel):
+    """Payload of site.changed: a site's kind and geography as the catalog has it now (on creation, on a
+    change, and when districts are loaded and the site falls in another one). Booking keeps it to count
+    participation by district, urban/rural and site kind without reading the catalog's schema."""
+
+    site_id: UUID
+    owner_org_id: UUID
+    kind: str
+    name: dict[str, str]
+    # The district polygon that contains the site (None: outside every loaded district).
+    district_id: UUID | None = None
+    district_name: dict[str, str] | None = None
+    urban: bool | None = None
+
+
 class AvailabilityChanged(BaseModel):
     """Payload of availability.changed: booking's current figures for one session. `seats_available` is the
     standard pool's (what a request that asks for no particular seat can take); the accessible and online
@@ -234,6 +249,7 @@ EVENT_TYPES: dict[str, EventType] = {
     "session.scheduled": EventType(SessionSnapshot),
     "session.updated": EventType(SessionSnapshot),
     "session.cancelled": EventType(SessionSnapshot),
+    "site.changed": EventType(SiteSnapshot, coalescible=True),
     "availability.changed": EventType(AvailabilityChanged, coalescible=True),
     "booking.confirmed": EventType(BookingChanged),
     "booking.waitlisted": EventType(BookingChanged),
