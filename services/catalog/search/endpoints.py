@@ -32,7 +32,8 @@ two-character pairs, so `西湖` and `西湖读书` find the West Lake Reading F
 
 **Order.** `sort=relevance` (the default with `q`):
 `relevance = (2 * sim(title) + sim(site and series names) + sim(all text)) / 4` (0..1), where `sim` is the
-word similarity of `q` with that text; so a title match ranks above a description match. With `near` the
+word similarity of `q` with that text (for all text, 1 when `q` is a substring of it); so a title match ranks
+above a description match. With `near` the
 score is `relevance * (1 - 0.5 * distance_m / (75 * walk_minutes))`: at the walk's edge a session keeps half
 its relevance. Without `near`, when more than 200 activities match, the results are the sessions of the
 200 activities nearest `q` in word similarity (found through an index, so a common word stays fast), ranked
