@@ -1,7 +1,9 @@
-"""Shared bench plumbing: a throwaway embedded PostgreSQL, migrations, service processes, percentiles."""
+"""Shared bench plumbing: a throwaway embedded PostgreSQL, migrations, service processes, a running
+`learncity up` (`system_up`), percentiles."""
 
 import contextlib
 import os
+import re
 import resource
 import signal
 import socket
@@ -20,7 +22,8 @@ import httpx
 
 from learncity.postgres import ensure_database, start_embedded
 from shared.migrations import upgrade_to_head
-from shared.topology import SERVICES
+from shared.topology import SERVICES, default_ports
+from tests.live import learncity_up
 
 
 def free_port() -> int:
@@ -159,3 +162,66 @@ class CpuUse:
 
     def __sub__(self, other: "CpuUse") -> "CpuUse":
         return CpuUse(self.app - other.app, self.database - other.database, self.driver - other.driver)
+
+
+# ---- a running `learncity up` ------------------------------------------------------------------------------
+
+START_TIMEOUT_S = 180.0
+
+
+@dataclass
+class System:
+    base_url: str
+    own_urls: dict[str, str]
+    data_dir: Path
+
+    def database_dsn(self) -> str:
+        """The embedded server `learncity up` started, by its socket (postmaster.pid: line 4 port, 5 socket)."""
+        lines = (self.data_dir / "pg" / "postmaster.pid").read_text().splitlines()
+        return f"postgresql://postgres@/learncity?host={lines[4]}&port={lines[3]}"
+
+    def process_groups(self) -> dict[str, list[int]]:
+        """PIDs whose CPU is reported: the gateway (whatever listens on the base URL), each service, and
+        PostgreSQL (the postmaster and every server process under it)."""
+        postmaster = int((self.data_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+        return {
+            "gateway": [listening_pid(self.base_url)],
+            **{service: service_pids(url) for service, url in self.own_urls.items()},
+            "postgres": [postmaster, *children_of(postmaster)],
+        }
+
+
+def listening_pid(url: str) -> int:
+    port = url.rsplit(":", 1)[1]
+    listening = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    found = re.search(r"pid=(\d+)", listening.stdout)
+    if found is None:
+        raise RuntimeError(f"no process listens on port {port}")
+    return int(found.group(1))
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def free_base_port() -> int:
+    from tests.test_learncity_up import _free_base_port
+
+    return _free_base_port()
+
+
+@contextlib.contextmanager
+def system_up(folder: Path, environment: dict[str, str] | None = None) -> Iterator[System]:
+    """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them
+    (and `environment`, for the baseline without notices)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_base_port()
+    limits = {"BOOKING_RATE_PER_MINUTE": "100000000", "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000"}
+    with learncity_up(folder, port, limits | (environment or {}), timeout_s=START_TIMEOUT_S) as base_url:
+        own = {service: f"http://127.0.0.1:{p}" for service, p in default_ports(port).items()}
+        yield System(base_url, own, folder / "data")

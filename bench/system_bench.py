@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,19 +51,23 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR.parent) not in sys.path:  # `python bench/system_bench.py` from the repository root
     sys.path.insert(0, str(BENCH_DIR.parent))
 
-from bench._support import cpu_seconds, driver_cpu_seconds, percentile, service_pids  # noqa: E402
+from bench._support import (  # noqa: E402
+    cpu_seconds,
+    driver_cpu_seconds,
+    percentile,
+    service_pids,
+    system_up,
+)
 from bench.booking_bench import Caller, LoadResult, minimal_process, seed_sessions  # noqa: E402
 from shared.ids import new_id  # noqa: E402
-from shared.topology import SERVICES, default_ports  # noqa: E402
+from shared.topology import SERVICES  # noqa: E402
 from tests.integration.city import Citizen, Point, activity, created, ok, organization, register, site  # noqa: E402
-from tests.live import learncity_up  # noqa: E402
 
 PEOPLE = 100
 SESSIONS = 500  # the most one recurrence makes; 100 x 500 fresh pairs last a path 3 rounds of 10 s
 BURST = 600  # concurrent requests, once, through the base URL
 MINIMAL_PEOPLE = 1000  # the floor is fast: more pairs so it never books a pair twice
 HUBIN = Point(30.2590, 120.1640)  # by West Lake, in the demo city
-START_TIMEOUT_S = 180.0
 
 BOOKING_SCRIPT = r"""
 local callers, sessions = {}, {}
@@ -144,64 +148,6 @@ end
 
 
 # ---- the running system -----------------------------------------------------------------------------------
-
-
-@dataclass
-class System:
-    base_url: str
-    own_urls: dict[str, str]
-    data_dir: Path
-
-    def database_dsn(self) -> str:
-        """The embedded server `learncity up` started, by its socket (postmaster.pid: line 4 port, 5 socket)."""
-        lines = (self.data_dir / "pg" / "postmaster.pid").read_text().splitlines()
-        return f"postgresql://postgres@/learncity?host={lines[4]}&port={lines[3]}"
-
-    def process_groups(self) -> dict[str, list[int]]:
-        """PIDs whose CPU is reported: the gateway (whatever listens on the base URL), each service, and
-        PostgreSQL (the postmaster and every server process under it)."""
-        postmaster = int((self.data_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
-        return {
-            "gateway": [listening_pid(self.base_url)],
-            **{service: service_pids(url) for service, url in self.own_urls.items()},
-            "postgres": [postmaster, *children_of(postmaster)],
-        }
-
-
-def listening_pid(url: str) -> int:
-    port = url.rsplit(":", 1)[1]
-    listening = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True)
-    found = re.search(r"pid=(\d+)", listening.stdout)
-    if found is None:
-        raise RuntimeError(f"no process listens on port {port}")
-    return int(found.group(1))
-
-
-def children_of(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
-def free_base_port() -> int:
-    from tests.test_learncity_up import _free_base_port
-
-    return _free_base_port()
-
-
-@contextlib.contextmanager
-def system_up(folder: Path, environment: dict[str, str] | None = None) -> Iterator[System]:
-    """`learncity up` as shipped; only the two limits the contract names so that load tests can raise them
-    (and `environment`, for the baseline without notices)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_base_port()
-    limits = {"BOOKING_RATE_PER_MINUTE": "100000000", "BOOKING_MAX_ACTIVE_PER_PERSON": "1000000"}
-    with learncity_up(folder, port, limits | (environment or {}), timeout_s=START_TIMEOUT_S) as base_url:
-        own = {service: f"http://127.0.0.1:{p}" for service, p in default_ports(port).items()}
-        yield System(base_url, own, folder / "data")
 
 
 # ---- what the bench books: people and sessions, made through the public API --------------------------------

@@ -11,6 +11,8 @@ import typer
 from shared.topology import DEFAULT_GATEWAY_PORT, SERVICES
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from shared.events.tables import EventTables
 
 # Imports stay inside the commands that need them: `learncity probe` runs every few seconds in each container
@@ -176,8 +178,10 @@ def seed(
 ) -> None:
     """Load a data set (migrating the database first).
 
-    `--demo`: the Hangzhou demo city: sites, organizations, activities, the West Lake Reading Festival and
-    eight weeks of sessions. Idempotent: a second run adds nothing.
+    `--demo`: the Hangzhou demo city: sites, organizations, activities, the West Lake Reading Festival,
+    eight weeks of sessions ahead, and its past: 1000 demo citizens and five months of sessions they booked,
+    attended, missed or cancelled (so participation figures and maps show something). Idempotent: a second
+    run adds nothing.
 
     Example: `learncity seed --demo`
     """
@@ -228,14 +232,15 @@ def _ask() -> str:
         typer.echo("Too short.")
 
 
-def _event_tables() -> "dict[str, EventTables]":
+def _event_tables() -> "dict[str, tuple[EventTables, Table | None]]":
+    """Each service's event tables, with its audit trail (a retry is recorded there)."""
     import importlib
 
-    tables: dict[str, EventTables] = {}
+    tables: dict[str, tuple[EventTables, Table | None]] = {}
     for service in SERVICES:
         models = importlib.import_module(f"services.{service}.models")
         if hasattr(models, "event_tables"):
-            tables[service] = models.event_tables
+            tables[service] = (models.event_tables, getattr(models, "audit_log", None))
     return tables
 
 
@@ -245,7 +250,8 @@ def events(
 ) -> None:
     """List or retry failed event deliveries (dead letters).
 
-    A delivery fails for good after every attempt of the relay's backoff; `--retry` queues them all again.
+    A delivery fails for good after every attempt of the relay's backoff; `--retry` queues them all again
+    (an operator's act: recorded in each service's audit trail, `GET /v1/.../audit`).
 
     Example: `learncity events --retry`
     """
@@ -263,9 +269,10 @@ def events(
         table = Table("service", "event", "type", "subscriber", "attempts", "last error", title="Failed deliveries")
         try:
             async with async_sessionmaker(engine).begin() as session:
-                for service, tables in _event_tables().items():
+                for service, (tables, audit_log) in _event_tables().items():
                     if retry:
-                        typer.echo(f"{service}: {await retry_failed(session, tables)} deliveries queued again")
+                        queued = await retry_failed(session, tables, audit_log=audit_log)
+                        typer.echo(f"{service}: {queued} deliveries queued again")
                         continue
                     for row in await failed_deliveries(session, tables):
                         error = (row.last_error or "")[:60]

@@ -187,9 +187,10 @@ def _summary(
     urls.add_row("gateway access log", str(files.access_log))
     urls.add_row("dev mail", f"{mail} (`learncity mails` lists them)" if mail else "sent to NOTIFY_SMTP_URL")
     if demo:
-        from learncity.demo import DEMO_EMAIL, DEMO_PASSWORD
+        from learncity.demo import CITIZENS, DEMO_EMAIL, DEMO_PASSWORD, citizen_email
 
         urls.add_row("demo sign-in", f"{DEMO_EMAIL} / {DEMO_PASSWORD}")
+        urls.add_row("a demo citizen", f"{citizen_email(1)} (to {citizen_email(CITIZENS)}) / {DEMO_PASSWORD}")
     services = Table(show_header=True, caption="Each service's own port also answers /docs, /readyz and /metrics.")
     for column in ("service", "docs (gateway)", "own port"):
         services.add_column(column)

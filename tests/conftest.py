@@ -150,6 +150,8 @@ async def apps(database_url: str, jwt_key_file: Path) -> AsyncIterator[dict[str,
             notify_url=internal_url("notify"),
             # Tests sweep no-shows by hand (`NoShowSweep.run_once`), like they deliver events.
             no_show_sweep_interval_s=0,
+            # ... and tally finished sessions by hand (`tally_all`).
+            tally_interval_s=0,
         ),
         http_transport=transport,
     )

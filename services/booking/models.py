@@ -85,6 +85,8 @@ class Inventory(BookingBase):
             name="pool_waitlists_within_waitlist",
         ),
         CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
+        # Participation figures: the sessions that started in a range.
+        Index("ix_inventory_starts_at", "starts_at"),
     )
 
     session_id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -132,6 +134,25 @@ class SitePlace(BookingBase):
     district_name: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     urban: Mapped[bool | None]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql("now()"))
+
+
+class SessionTally(BookingBase):
+    """A finished session's participation figures, summed once (services/booking/participation/tallies.py):
+    what participation reports read instead of the session's bookings and check-ins. Valid while
+    `session_updated_at` equals the session's `inventory.updated_at`: whatever changes a session's bookings
+    after it ended (its cancellation, an erasure freeing a seat) changes its inventory row too."""
+
+    __tablename__ = "session_tallies"
+
+    # No foreign key: inventory rows are never deleted, and a tally is never read without its session's row.
+    session_id: Mapped[UUID] = mapped_column(primary_key=True)
+    session_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bookings: Mapped[int] = mapped_column(Integer)
+    seats: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    checkins: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(BigInteger)
+    tallied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Booking(IdMixin, TimestampMixin, BookingBase):
@@ -215,6 +236,8 @@ class Checkin(BookingBase):
     __table_args__ = (
         CheckConstraint("minutes >= 0", name="minutes_not_negative"),
         Index("ix_checkins_person_id_starts_at", "person_id", "starts_at", "booking_id"),
+        # A session's check-ins (participation figures).
+        Index("ix_checkins_session_id", "session_id"),
     )
 
     booking_id: Mapped[UUID] = mapped_column(ForeignKey("bookings.id"), primary_key=True)

@@ -20,6 +20,12 @@ class BookingSettings(ServiceSettings):
     # Active = confirmed or waitlisted for a session that has not ended.
     max_active_per_person: int = Field(default=20, ge=1)
     rate_per_minute: int = Field(default=30, ge=1)
+    # POST /v1/bookings decides the requests waiting for one session together, one transaction per batch
+    # (services/booking/bookings/batcher.py): at most this many requests per batch.
+    batch_max_requests: int = Field(default=500, ge=1)
+    # Requests waiting for one session's next batch beyond which a newcomer gets a fast 503 with Retry-After
+    # instead of queueing past any HTTP timeout (5,000 is a few seconds of batched decisions).
+    session_backlog_limit: int = Field(default=5000, ge=1)
     # Idempotency-Key records are kept this long.
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
     # Check-in opens this long before a session starts and closes when it ends.
@@ -37,6 +43,9 @@ class BookingSettings(ServiceSettings):
     no_show_max_active: int = Field(default=2, ge=0)
     # The city's time zone: organization reports count months in its wall time.
     timezone: TimeZoneName = "Asia/Shanghai"
+    # How often finished sessions' participation figures are tallied (0: never; reports then sum every
+    # figure live, which a year of a city makes slow).
+    tally_interval_s: float = Field(default=60.0, ge=0)
     # How often expired idempotency keys and old rate windows are deleted (0: never, e.g. in tests).
     janitor_interval_s: float = Field(default=600.0, ge=0)
 

@@ -8,8 +8,10 @@ import httpx
 from fastapi import FastAPI
 
 from services.catalog.activities.endpoints import router as activities_router
+from services.catalog.audit.endpoints import router as audit_router
 from services.catalog.availability.service import apply_availability_changed
 from services.catalog.coverage.endpoints import router as coverage_router
+from services.catalog.districts.endpoints import router as districts_router
 from services.catalog.internal.endpoints import router as internal_router
 from services.catalog.models import SCHEMA, event_tables
 from services.catalog.search.endpoints import router as search_router
@@ -27,7 +29,8 @@ DESCRIPTION = (
     "rural cultural halls, community centres), activities with multilingual titles, their bookable sessions "
     "(one-off or recurring by RRULE) and series such as the West Lake Reading Festival. "
     "Search finds upcoming sessions within a walk of a point (straight line at 75 m per minute: "
-    "walk_minutes = ceil(distance_m / 75)); coverage shows how much of an area is within a walk of a site. "
+    "walk_minutes = ceil(distance_m / 75)); coverage shows how much of an area (or of each district, loaded "
+    "by operators as GeoJSON polygons) is within a walk of a site, as JSON, GeoJSON or an SVG map. "
     "Reads are open to everyone; writes need a role in the owning or hosting organization (or the platform "
     "operator role). Free seats come from the booking service's `availability.changed` events; sessions "
     "reach booking as `session.scheduled`, `session.updated` and `session.cancelled` events."
@@ -54,11 +57,13 @@ def create_app(
         description=DESCRIPTION,
         routers=[
             sites_router,
+            audit_router,  # before activities_router: `/v1/activities/audit` is no `/{activity_id}`
             activities_router,
             sessions_router,
             series_router,
             search_router,
             coverage_router,
+            districts_router,
             internal_router,
             inbox_router(),
         ],
@@ -68,7 +73,12 @@ def create_app(
             {"name": "sessions", "description": "Bookable occurrences of an activity"},
             {"name": "series", "description": "Festivals, programmes and courses grouping activities"},
             {"name": "search", "description": "Upcoming sessions within a walk"},
-            {"name": "coverage", "description": "The 15-minute cultural circle: share of an area near a site"},
+            {
+                "name": "coverage",
+                "description": "The 15-minute cultural circle: share of an area near a site; districts as shapes, "
+                "coverage per district as JSON, GeoJSON or an SVG map",
+            },
+            {"name": "audit", "description": "Who changed or cancelled what, when: staff and operator actions"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
         resources=resources,

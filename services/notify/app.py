@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.notify.audit.endpoints import router as audit_router
 from services.notify.calendar.endpoints import router as calendar_router
 from services.notify.context import NotifyContext
 from services.notify.events import event_handlers
@@ -76,10 +77,18 @@ def create_app(
         name=SCHEMA,
         title="Learning City: notify",
         description=DESCRIPTION,
-        routers=[preferences_router, notifications_router, calendar_router, people_router, inbox_router()],
+        routers=[
+            audit_router,
+            preferences_router,
+            notifications_router,
+            calendar_router,
+            people_router,
+            inbox_router(),
+        ],
         openapi_tags=[
             {"name": "notifications", "description": "The in-app inbox and notice preferences"},
             {"name": "calendar", "description": "Personal iCalendar feeds"},
+            {"name": "audit", "description": "Operator actions on notify: dead letters queued again"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
         resources=resources,

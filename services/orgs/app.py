@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.orgs.audit.endpoints import router as audit_router
 from services.orgs.auth.endpoints import jwks_router
 from services.orgs.auth.endpoints import router as auth_router
 from services.orgs.joining.endpoints import router as joining_router
@@ -53,6 +54,7 @@ def create_app(
             auth_router,
             jwks_router,
             joining_router,
+            audit_router,  # before organizations_router: `/v1/organizations/audit` is no `/{organization_id}`
             organizations_router,
             people_router,
             privacy_router,
@@ -63,6 +65,7 @@ def create_app(
             {"name": "organizations", "description": "Community, workplace and other learning organizations"},
             {"name": "people", "description": "Public profiles"},
             {"name": "privacy", "description": "Your data: export all of it, or erase your account"},
+            {"name": "audit", "description": "Who changed what, when: staff and operator actions"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
         key_source=key_source,

@@ -1,10 +1,9 @@
-"""The booking statements write `availability.changed` and `booking.confirmed` outbox rows in SQL: pinned
-here to the rows `shared.events.outbox.Outbox.emit` writes, so the relay, the catalog and notify cannot tell
-them apart."""
+"""A batch of bookings writes its `availability.changed` and `booking.*` outbox rows in one statement
+(`bookings.batch_statements`): pinned here to the rows `shared.events.outbox.Outbox.emit` writes, so the
+relay, the catalog and notify cannot tell them apart."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.booking.bookings import service as booking_service
-from services.booking.bookings.repository import BOOKING_COLUMNS, NewBooking, bookings, new_checkin_code
-from services.booking.bookings.service import _new_booking_out, confirmed_body
+from services.booking.bookings.repository import BOOKING_COLUMNS, bookings
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
 from services.booking.publishing import availability_changed, bookings_changed
@@ -47,8 +44,8 @@ async def test_statement_rows_match_outbox_emit_rows(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint
 ) -> None:
     session = await catalog.schedule(capacity=1)  # scheduled: a row written by Outbox.emit
-    await book(client, mint(), session.session_id)  # the fast path's statement
-    await book(client, mint(), session.session_id)  # the waitlist statement
+    await book(client, mint(), session.session_id)  # a batch's statement, confirmed
+    await book(client, mint(), session.session_id)  # another, waitlisted
     async with apps["booking"].state.database.sessionmaker.begin() as db:  # Outbox.emit again
         await availability_changed(db, apps["booking"].state.outbox, Figures(session.session_id, 1, 1, 1))
     emitted, confirmed, waitlisted, emitted_again = await _rows(apps, session.session_id)
@@ -111,40 +108,22 @@ async def test_a_booking_does_not_notify_while_events_are_already_due(
     assert await deliver_events() >= 1
 
 
-@pytest.mark.parametrize("organization_id", [None, new_id()])
-def test_the_hot_paths_body_is_booking_outs_own(organization_id: UUID | None) -> None:
-    # The hot path writes its response (also stored under the Idempotency-Key) without the model.
-    booking = NewBooking(new_id(), new_id(), new_id(), organization_id, 2, new_checkin_code())
-    now = datetime.now(UTC)
-    body = confirmed_body(booking, now)
-    expected = _new_booking_out(booking, "confirmed", now).model_dump(mode="json")
-    assert list(body.items()) == list(expected.items())
-
-
 def _confirmed_count(apps: dict[str, FastAPI]) -> float:
     value: float = apps["booking"].state.bookings_entered.labels("confirmed")._value.get()
     return value
 
 
-@pytest.mark.parametrize("path", ["fast path", "careful path", "organization"])
+@pytest.mark.parametrize("path", ["personal", "organization"])
 async def test_statement_booking_confirmed_rows_match_outbox_emit_rows(
-    client: httpx.AsyncClient,
-    apps: dict[str, FastAPI],
-    catalog: CatalogStandIn,
-    mint: Mint,
-    monkeypatch: pytest.MonkeyPatch,
-    path: str,
+    client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint, path: str
 ) -> None:
-    """Every new confirmed booking writes its `booking.confirmed` (for notify) in the booking statement: on
-    the hot path, on the careful path's `confirm_if_free`, and for an organization's booking; each row as
-    `Outbox.emit` writes it, and each booking still counted."""
+    """Every new confirmed booking, a person's or an organization's, writes its `booking.confirmed` (for
+    notify) in its batch's statement, each row as `Outbox.emit` writes it, and each booking still counted."""
     booking_app = apps["booking"]
     assert booking_app.state.outbox.subscribers_of("booking.confirmed") == ["notify"]
     session = await catalog.schedule(capacity=5)
     person, organization_id = mint(roles=["operator"]), None
-    if path == "careful path":
-        monkeypatch.setattr(booking_service, "book_at_once", _not_at_once)
-    elif path == "organization":
+    if path == "organization":
         organization_id = new_id()  # an operator may book for any organization
     counted = _confirmed_count(apps)
     response = await book(client, person, session.session_id, seats=2, organization_id=organization_id)
@@ -169,40 +148,6 @@ async def test_statement_booking_confirmed_rows_match_outbox_emit_rows(
         cause="booked",
         checkin_code=created["checkin_code"],
     ).model_dump(mode="json")
-
-
-async def _not_at_once(*_: Any) -> None:
-    return None
-
-
-async def test_the_hot_path_books_at_once_with_notify_subscribed(
-    client: httpx.AsyncClient,
-    apps: dict[str, FastAPI],
-    catalog: CatalogStandIn,
-    mint: Mint,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Notices cost the hot path no careful path: its one statement books and writes the event."""
-    at_once = booking_service.book_at_once
-    outcomes: list[object] = []
-
-    async def spy(*args: Any) -> Any:
-        stored = await at_once(*args)
-        outcomes.append(stored)
-        return stored
-
-    monkeypatch.setattr(booking_service, "book_at_once", spy)
-    monkeypatch.setattr(apps["booking"].state.database, "unit_of_work", _no_careful_path)
-    session = await catalog.schedule()
-    response = await book(client, mint(), session.session_id)
-    assert response.status_code == 201, response.text
-    assert len(outcomes) == 1 and outcomes[0] is not None
-    (notice,) = await notices_for_notify(apps["booking"], response.json()["id"])
-    assert (notice["type"], notice["payload"]["cause"]) == ("booking.confirmed", "booked")
-
-
-def _no_careful_path(*_: Any) -> Any:
-    raise AssertionError("the careful path opened a unit of work")
 
 
 async def test_booking_confirmed_alone_wakes_an_idle_relay(

@@ -5,7 +5,6 @@ moves moves its bookings, and the bounded count still refuses exactly at the lim
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -14,8 +13,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
-from services.booking.bookings import service as booking_service
-from services.booking.bookings.repository import BookingRepository, confirm_at_once
 from services.booking.models import Booking, Inventory
 from shared.db import utcnow
 from shared.events.schemas import SessionSnapshot
@@ -42,43 +39,6 @@ def _max_active(apps: dict[str, FastAPI], limit: int) -> Iterator[int]:
 def max_active(apps: dict[str, FastAPI]) -> Iterator[int]:
     with _max_active(apps, MAX_ACTIVE) as limit:
         yield limit
-
-
-@pytest.fixture
-def inserted_by(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The insert paths that made booking rows, in order: each statement that inserts a booking is spied on."""
-    paths: list[str] = []
-    at_once, confirm_if_free = confirm_at_once, BookingRepository.confirm_if_free
-    waitlist_at_once, insert = BookingRepository.waitlist_at_once, BookingRepository.insert
-
-    async def spy_at_once(*args: Any) -> Any:
-        figures = await at_once(*args)
-        if figures is not None:
-            paths.append("fast path")
-        return figures
-
-    async def spy_confirm_if_free(self: BookingRepository, *args: Any) -> Any:
-        outcome = await confirm_if_free(self, *args)
-        if outcome.figures is not None:
-            limits = args[2]
-            paths.append("careful, counting" if limits.counting else "careful, person's row held")
-        return outcome
-
-    async def spy_waitlist_at_once(self: BookingRepository, *args: Any) -> Any:
-        joined = await waitlist_at_once(self, *args)
-        if joined is not None:
-            paths.append("waitlist")
-        return joined
-
-    async def spy_insert(self: BookingRepository, *args: Any, **kwargs: Any) -> None:
-        await insert(self, *args, **kwargs)
-        paths.append(f"locked, {kwargs['status']}")
-
-    monkeypatch.setattr(booking_service, "confirm_at_once", spy_at_once)
-    monkeypatch.setattr(BookingRepository, "confirm_if_free", spy_confirm_if_free)
-    monkeypatch.setattr(BookingRepository, "waitlist_at_once", spy_waitlist_at_once)
-    monkeypatch.setattr(BookingRepository, "insert", spy_insert)
-    return paths
 
 
 async def _ends_at(apps: dict[str, FastAPI], booking_id: str) -> tuple[datetime, datetime]:
@@ -116,37 +76,26 @@ async def _fill(client: httpx.AsyncClient, catalog: CatalogStandIn, person: Pers
     return [await _booked(client, person, await catalog.schedule()) for _ in range(count)]
 
 
-@pytest.mark.parametrize("last", ["fast path", "waitlist"])
+@pytest.mark.parametrize("last", ["confirmed", "waitlisted"])
 async def test_the_limit_holds_exactly_at_its_boundary(
-    client: httpx.AsyncClient,
-    apps: dict[str, FastAPI],
-    catalog: CatalogStandIn,
-    mint: Mint,
-    max_active: int,
-    inserted_by: list[str],
-    last: str,
+    client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint, max_active: int, last: str
 ) -> None:
     person = mint()
     await _fill(client, catalog, person, max_active - 1)
     # One below the limit: one more (a free seat, or a full session's waitlist).
     last_session = await catalog.schedule(capacity=1)
-    if last == "waitlist":
-        await _booked(client, mint(), last_session)  # someone else takes the seat (the fast path)
+    if last == "waitlisted":
+        await _booked(client, mint(), last_session)  # someone else takes the seat
     made = await book(client, person, last_session.session_id, key="the-last-one")
-    assert made.status_code == 201, made.text
-    assert inserted_by == ["fast path"] * (max_active - 1) + (
-        ["fast path", "waitlist"] if last == "waitlist" else [last]
-    )
-    # At the limit: 429 whichever path looks, and nothing inserted.
-    inserted_by.clear()
+    assert (made.status_code, made.json()["status"]) == (201, last), made.text
+    # At the limit: 429 for a free seat and for a full session's waitlist alike, and nothing booked.
     limited = await book(client, person, (await catalog.schedule()).session_id)
     assert f"You hold {max_active} active bookings" in str(assert_problem(limited, 429)["detail"])
     assert int(limited.headers["retry-after"]) >= 1
     full = await catalog.schedule(capacity=1)
     await _booked(client, mint(), full)
-    inserted_by.clear()
     assert_problem(await book(client, person, full.session_id), 429)
-    assert inserted_by == []
+    assert len((await client.get("/v1/bookings", headers=person.headers)).json()["items"]) == max_active
     # A replay of the booking made is still its answer, not a refusal.
     replayed = await book(client, person, last_session.session_id, key="the-last-one")
     assert (replayed.status_code, replayed.json()) == (201, made.json())
@@ -174,15 +123,12 @@ async def test_an_organization_booking_counts_and_is_limited_like_any_other(
     apps: dict[str, FastAPI],
     catalog: CatalogStandIn,
     max_active: int,
-    inserted_by: list[str],
 ) -> None:
     org = await organization(client, roles=("coordinator",))
     coordinator = org["coordinator"]
     await _fill(client, catalog, coordinator, max_active - 1)
     session = await catalog.schedule(capacity=20)
     booking_id = await _booked(client, coordinator, session, seats=5, organization_id=org.id)
-    # An organization's block is booked under the session's row lock (its lines are more than one row).
-    assert inserted_by[-1] == "locked, confirmed"
     ends, session_ends = await _ends_at(apps, booking_id)
     assert ends == session_ends == session.ends_at
     assert_problem(await book(client, coordinator, (await catalog.schedule()).session_id, organization_id=org.id), 429)
@@ -244,47 +190,33 @@ async def _row_versions(apps: dict[str, FastAPI], booking_ids: tuple[str, ...]) 
     return {row[0]: row[1] for row in rows}
 
 
-async def test_every_insert_path_fills_the_session_end(
-    client: httpx.AsyncClient,
-    apps: dict[str, FastAPI],
-    catalog: CatalogStandIn,
-    mint: Mint,
-    monkeypatch: pytest.MonkeyPatch,
-    inserted_by: list[str],
+async def test_every_kind_of_new_booking_fills_the_session_end(
+    client: httpx.AsyncClient, apps: dict[str, FastAPI], catalog: CatalogStandIn, mint: Mint
 ) -> None:
-    """NOT NULL would refuse a path that forgot it; each path's row also carries the right end."""
+    """NOT NULL would refuse a booking row without it; each new row also carries the right end: confirmed,
+    waitlisted, a waitlisted block, a confirmed block and its member line."""
     session = await catalog.schedule(capacity=2, ends_at=minutes_from_now(26 * 60 + 7))
-    made = [
-        await _booked(client, mint(), session),  # fast path
-        await _booked(client, mint(), session),  # fast path, the last seat
-        await _booked(client, mint(), session),  # the waitlist, one statement
-    ]
-    org = await organization(client, roles=("coordinator",))
+    made = [await _booked(client, mint(), session) for _ in range(3)]  # two confirmed, one waitlisted
+    org = await organization(client, roles=("coordinator", "member"))
     made.append(await _booked(client, org["coordinator"], session, organization_id=org.id))  # waitlisted too
-    assert inserted_by == ["fast path", "fast path", "waitlist", "locked, waitlisted"]
-    # The careful path as after a request of the same person interleaved: the person's row is locked (and
-    # the request counted) first, then the booking statement runs holding it, without counting again.
-    monkeypatch.setattr(booking_service, "book_at_once", _never_books_at_once)
-    monkeypatch.setattr(booking_service, "Attempt", partial(booking_service.Attempt, careful=True))
-    other = await catalog.schedule(capacity=2)
-    made.append(await _booked(client, mint(), other))
-    assert inserted_by[-1] == "careful, person's row held"
-    # The session's row locked (when the one-statement waitlist finds the session changed meanwhile).
-    monkeypatch.setattr(BookingRepository, "waitlist_at_once", _never_waitlists_at_once)
-    made.append(await _booked(client, mint(), session))
-    assert inserted_by[-1] == "locked, waitlisted"
-    for booking_id in made[:4] + made[5:]:
+    other = await catalog.schedule(capacity=5)
+    block = await client.post(
+        "/v1/bookings",
+        json={
+            "session_id": str(other.session_id),
+            "organization_id": org.id,
+            "seats": 2,
+            "members": [org["member"].id],
+        },
+        headers={**org["coordinator"].headers, "Idempotency-Key": "block"},
+    )
+    assert block.status_code == 201, block.text
+    (line,) = block.json()["lines"]
+    for booking_id in made:
         assert await _ends_at(apps, booking_id) == (session.ends_at, session.ends_at)
-    assert await _ends_at(apps, made[4]) == (other.ends_at, other.ends_at)
+    for booking_id in (block.json()["id"], line["id"]):
+        assert await _ends_at(apps, booking_id) == (other.ends_at, other.ends_at)
     await _assert_every_booking_carries_its_session_end(apps)
-
-
-async def _never_waitlists_at_once(self: BookingRepository, *args: Any) -> None:
-    return None
-
-
-async def _never_books_at_once(*args: Any) -> None:
-    return None
 
 
 async def test_promoted_bookings_keep_the_session_end_also_after_a_move(

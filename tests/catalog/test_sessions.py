@@ -180,7 +180,7 @@ async def test_scheduled_sessions_become_events_booking_receives(
     deliver_events: Callable[[], Awaitable[int]],
 ) -> None:
     created = await catalog.sessions(activity["id"], recurrence={"rrule": "FREQ=DAILY;COUNT=3"})
-    rows = await outbox_rows()
+    rows = [row for row in await outbox_rows() if row.type != "site.changed"]  # the site's own event aside
     assert [(row.type, str(row.aggregate_id), row.sequence) for row in rows] == sorted(
         ("session.scheduled", item["id"], 1) for item in created
     )

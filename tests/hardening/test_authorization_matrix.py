@@ -179,11 +179,27 @@ Request = tuple[str, str, dict[str, Any]]
 Build = Callable[[World, str], Awaitable[Request]]
 
 
+def _districts_body() -> dict[str, Any]:
+    ring = [[120.10, 30.20], [120.12, 30.20], [120.12, 30.22], [120.10, 30.22], [120.10, 30.20]]
+    feature = {
+        "type": "Feature",
+        "properties": {"code": "matrix", "name": "Matrix", "urban": True},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    return {"type": "FeatureCollection", "features": [feature]}
+
+
 def fixed(method: str, path: str, **kwargs: Any) -> Build:
     async def build(w: World, actor: str) -> Request:
         return method, path.format(**w.ids, org=w.org), kwargs
 
     return build
+
+
+def _audit(path: str) -> Build:
+    """A service's audit trail: operators read it all; an organization's owners and admins read its entries
+    (the rest, and admins of another organization, 403)."""
+    return fixed("GET", path, params={"organization_id": "{org}"})
 
 
 async def _register(w: World, actor: str) -> Request:
@@ -350,6 +366,7 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         row(signed_in=201, anonymous=401),
     ),
     ("GET", "/v1/organizations"): (fixed("GET", "/v1/organizations"), row(everyone=200)),
+    ("GET", "/v1/organizations/audit"): (_audit("/v1/organizations/audit"), ORG_ADMINS),
     ("GET", "/v1/organizations/{organization_id}"): (fixed("GET", "/v1/organizations/{org}"), row(everyone=200)),
     ("PATCH", "/v1/organizations/{organization_id}"): (
         fixed("PATCH", "/v1/organizations/{org}", json={"district": "Xihu"}),
@@ -409,6 +426,7 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         row(signed_in=403, anonymous=401, right_admins=201),
     ),
     ("GET", "/v1/sites"): (fixed("GET", "/v1/sites"), row(everyone=200)),
+    ("GET", "/v1/activities/audit"): (_audit("/v1/activities/audit"), ORG_ADMINS),
     ("GET", "/v1/sites/{site_id}"): (fixed("GET", "/v1/sites/{site}"), row(everyone=200)),
     ("POST", "/v1/activities"): (
         fixed("POST", "/v1/activities", json={"title": "T", "kind": "lecture", "host_org_id": "{org}"}),
@@ -464,9 +482,15 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
         fixed("GET", "/v1/coverage", params={"bbox": "120.10,30.20,120.12,30.22", "cell_m": 500}),
         row(everyone=200),
     ),
+    ("GET", "/v1/coverage/districts"): (fixed("GET", "/v1/coverage/districts"), row(everyone=200)),
+    ("POST", "/v1/coverage/districts"): (
+        fixed("POST", "/v1/coverage/districts", json=_districts_body()),
+        row(signed_in=403, anonymous=401, operator=200),  # operators only: the city's map
+    ),
     # booking
     ("POST", "/v1/bookings"): (_book, row(signed_in=201, anonymous=401)),
     ("GET", "/v1/bookings"): (fixed("GET", "/v1/bookings"), row(signed_in=200, anonymous=401)),
+    ("GET", "/v1/bookings/audit"): (_audit("/v1/bookings/audit"), ORG_ADMINS),
     ("GET", "/v1/bookings/{booking_id}"): (
         fixed("GET", "/v1/bookings/{booking}"),
         row(signed_in=404, anonymous=401, right_staff=200),  # host staff read; anyone else: it does not exist
@@ -487,6 +511,10 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ),
     ("GET", "/v1/learning-records/organizations-activity"): (
         fixed("GET", "/v1/learning-records/organizations-activity"),
+        row(signed_in=403, anonymous=401, operator=200),  # operators only: the city's view
+    ),
+    ("GET", "/v1/learning-records/participation"): (
+        fixed("GET", "/v1/learning-records/participation"),
         row(signed_in=403, anonymous=401, operator=200),  # operators only: the city's view
     ),
     ("GET", "/v1/bookings/{booking_id}/checkin-qr.svg"): (
@@ -518,6 +546,7 @@ MATRIX: dict[tuple[str, str], tuple[Build, dict[str, int]]] = {
     ),
     # notify
     ("GET", "/v1/notifications"): (fixed("GET", "/v1/notifications"), row(signed_in=200, anonymous=401)),
+    ("GET", "/v1/notifications/audit"): (_audit("/v1/notifications/audit"), ORG_ADMINS),
     ("POST", "/v1/notifications/{notification_id}/read"): (_read_notice, row(signed_in=404, anonymous=401)),
     ("GET", "/v1/notifications/preferences"): (
         fixed("GET", "/v1/notifications/preferences"),

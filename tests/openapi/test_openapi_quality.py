@@ -20,22 +20,25 @@ STABLE_OPERATION_IDS = {
         "getOrganization", "updateOrganization", "addMember", "listMembers", "removeMember", "getPerson",
         "orgsHealthz", "orgsReadyz", "exportMe", "eraseMe", "createInvitation", "listInvitations",
         "revokeInvitation", "acceptInvitation", "createJoinRequest", "listJoinRequests", "acceptJoinRequest",
-        "refuseJoinRequest", "withdrawJoinRequest",
+        "refuseJoinRequest", "withdrawJoinRequest", "listOrgsAuditEntries",
     },
     "catalog": {
         "createSite", "listSites", "getSite", "createActivity", "getActivity", "updateActivity", "createSessions",
         "listActivitySessions", "getSession", "updateSession", "cancelSession", "createSeries", "getSeries",
-        "searchSessions", "getCoverage", "catalogHealthz", "catalogReadyz", "listSessionAlternatives",
+        "searchSessions", "getCoverage",
+        "loadDistricts", "getDistrictCoverage", "catalogHealthz", "catalogReadyz", "listSessionAlternatives",
+        "listCatalogAuditEntries",
     },
     "booking": {
         "createBooking", "listBookings", "getBooking", "cancelBooking", "getAvailability", "createCheckin",
         "getMyLearningRecord", "listOrganizationLearningRecords", "bookingHealthz", "bookingReadyz",
         "getBookingCheckinQr", "getBookingJoinLink", "getOrganizationsActivity",
         "assignBookingSeat", "reassignBookingSeat", "unassignBookingSeat", "listBookingSeatAssignments",
+        "listBookingAuditEntries", "getParticipation",
     },
     "notify": {
         "listNotifications", "markNotificationRead", "getNotificationPreferences", "putNotificationPreferences",
-        "createCalendarFeed", "getCalendarFeed", "notifyHealthz", "notifyReadyz",
+        "createCalendarFeed", "getCalendarFeed", "notifyHealthz", "notifyReadyz", "listNotifyAuditEntries",
     },
 }  # fmt: skip
 

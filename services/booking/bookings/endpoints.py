@@ -3,12 +3,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from services.booking.bookings import service
+from services.booking.bookings import decisions, service
 from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus, JoinLinkOut
-from services.booking.dependencies import CollaboratorsDep, collaborators
+from services.booking.dependencies import CollaboratorsDep
 from services.booking.idempotency import service as idempotency
 from shared.auth import CurrentPerson
-from shared.db import Database
+from shared.authz import OrgsMemberships, orgs_client
 from shared.errors import problem_responses
 from shared.pagination import Page, PageDep
 
@@ -49,7 +49,9 @@ holds a seat of the session. Member lines never count against anyone's active-bo
 counts once against yours.
 Limits: `BOOKING_RATE_PER_MINUTE` requests per person per minute and `BOOKING_MAX_ACTIVE_PER_PERSON`
 active bookings (confirmed or waitlisted, session not ended); beyond them 429 with `Retry-After`.
-503 with `Retry-After` when the session is new to booking and the catalog cannot be reached."""
+503 with `Retry-After` when the session is new to booking and the catalog cannot be reached, when the
+database cannot be, and when `BOOKING_SESSION_BACKLOG_LIMIT` requests for the session are already waiting
+(a festival's opening second): come back after `Retry-After`."""
 
 
 @router.post(
@@ -77,14 +79,12 @@ async def create_booking(body: BookingCreate, principal: CurrentPerson, request:
     # Read by hand (documented below): a missing or too long key is the contract's 400, not a 422.
     key = idempotency.require_key(request.headers.get(idempotency.HEADER))
     service.ensure_seats_allowed(body, request.app.state.settings)
+    if body.organization_id is not None:  # orgs is asked before the request queues for its session's batch
+        memberships = OrgsMemberships(orgs_client(request.app))
+        await service.ensure_may_book_for_organization(memberships, principal, body)
     fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
-    # The hot path is its own unit of work (one statement); only the careful path opens the usual one.
-    stored = await service.book_at_once(request.app.state, principal, body, key, fingerprint)
-    if stored is None:
-        database: Database = request.app.state.database
-        async with database.unit_of_work() as session:
-            c = collaborators(request, principal, session)
-            stored = await service.create_idempotently(c, body, key, fingerprint)
+    booking = decisions.BookingRequest(principal.person_id, body, key, fingerprint)
+    stored = await decisions.submit(request.app.state, booking)
     replayed = {idempotency.REPLAYED_HEADER: "true"} if stored.replayed else {}
     return JSONResponse(stored.body, status_code=stored.status, headers=replayed)
 

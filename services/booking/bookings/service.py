@@ -1,53 +1,35 @@
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import structlog
-from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.bookings import access as bola
 from services.booking.bookings.qr import checkin_qr_svg
-from services.booking.bookings.repository import (
-    BookingRepository,
-    FastPathLimits,
-    NewBooking,
-    booking_view,
-    bookings,
-    confirm_at_once,
-    new_checkin_code,
-)
+from services.booking.bookings.repository import BookingRepository, booking_view, bookings
 from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus, LineOut
 from services.booking.bookings.waitlist import cancel_and_promote, cancel_line_and_promote
 from services.booking.dependencies import Collaborators
-from services.booking.idempotency import service as idempotency
-from services.booking.idempotency.repository import IdempotencyKeyRepository, Remembered
-from services.booking.inventory import service as inventory_service
-from services.booking.inventory.repository import Figures, InventoryRepository, SeatPool
-from services.booking.limits import service as limits
-from services.booking.limits.repository import RateWindowRepository
-from services.booking.lines.repository import NAMED_STATUSES, Assignment, BlockRef, LineRepository, is_block
-from services.booking.models import MAX_SEATS_PER_BOOKING, AnyRow
-from services.booking.publishing import OutboxRows, availability_changed, bookings_changed
+from services.booking.inventory.repository import InventoryRepository, SeatPool
+from services.booking.lines.repository import NAMED_STATUSES, LineRepository, is_block
+from services.booking.models import MAX_SEATS_PER_BOOKING, AnyRow, audit_log
+from services.booking.publishing import availability_changed, bookings_changed
 from services.booking.settings import BookingSettings
+from shared import audit
 from shared.auth import Principal
-from shared.authz import OrgRole, require_org_role
+from shared.authz import OrgRole, OrgsMemberships, require_org_role
 from shared.db import utcnow
-from shared.driver import DriverPool
-from shared.errors import AppError, Conflict, Forbidden, NotFound, TooManyRequests, Unprocessable
-from shared.events.outbox import Outbox
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.schemas import BookingCause
-from shared.ids import new_id
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
 
 logger = structlog.get_logger(__name__)
 
 BOOKING_NOT_FOUND = "Booking not found"
-NO_LIMIT = 2**31 - 1
 NO_CHECKIN_CODE = {
     "waitlisted": "This booking is waitlisted: its check-in code comes once it is confirmed",
     "cancelled": "This booking is cancelled: it has no check-in code",
@@ -176,10 +158,16 @@ def ensure_seats_allowed(body: BookingCreate, settings: BookingSettings) -> None
 
 
 async def ensure_members(c: Collaborators, organization_id: UUID, person_ids: Sequence[UUID], pointer: str) -> None:
+    await ensure_members_of(c.memberships, organization_id, person_ids, pointer)
+
+
+async def ensure_members_of(
+    memberships: OrgsMemberships, organization_id: UUID, person_ids: Sequence[UUID], pointer: str
+) -> None:
     """Each person is a current member (any role) of the organization, as orgs says now; else 422 naming
     those who are not (`person_ids`, and an error at `pointer`, formatted with each one's `index`)."""
     try:
-        members = await c.memberships.member_ids(organization_id)
+        members = await memberships.member_ids(organization_id)
     except NotFound as exc:
         raise NotFound("Organization not found") from exc
     strangers = [(index, person_id) for index, person_id in enumerate(person_ids) if person_id not in members]
@@ -201,276 +189,15 @@ def already_booked(person_ids: Sequence[UUID]) -> Conflict:
     )
 
 
-class SessionUnknown(Exception):
-    """Booking has not heard of the session yet: ask the catalog, then try again."""
-
-
-class Interleaved(Exception):
-    """A request of the same person committed while the booking statement waited for the person's row:
-    what it read may be stale, so its transaction is rolled back and the booking done carefully."""
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    counted: bool = False  # the request's rate count has committed already
-    careful: bool = False  # lock the person's row first, then book with a snapshot taken after it
-
-
-async def create_idempotently(
-    c: Collaborators, body: BookingCreate, key: str, fingerprint: str
-) -> idempotency.StoredResponse:
-    """Book in one transaction that also counts the request against the rate limit, holds the key's
-    lock and stores the response; a request that failed is still counted."""
-    person_id = c.principal.person_id
-    attempt = Attempt()
-    try:
-        if body.organization_id is not None:  # orgs is asked before any lock is taken
-            await require_org_role(c.memberships, c.principal, body.organization_id, OrgRole.coordinator)
-            if body.members:
-                await ensure_members(c, body.organization_id, body.members, "/body/members/{index}")
-        for _ in range(3):
-            try:
-                return await _book(c, body, key, fingerprint, attempt)
-            except SessionUnknown:
-                # Keep the count before asking the catalog: a burst for unknown sessions is limited too. Once the
-                # count has committed, the one-statement path can no longer tell that another request of the
-                # person committed while it waited for their row (its count no longer moves), so book carefully.
-                await c.session.commit()
-                attempt = replace(attempt, counted=True, careful=True)
-                await inventory_service.learn(c.session, c.outbox, c.catalog, body.session_id)
-                await c.session.commit()
-            except Interleaved:
-                await c.session.rollback()
-                attempt = replace(attempt, careful=True)
-        raise AssertionError("a known session, booked carefully, needs no further attempt")  # pragma: no cover
-    except (idempotency.KeyInFlight, TooManyRequests):
-        raise  # not counted again: the window is already over, or the first request counts
-    except AppError:
-        await c.session.rollback()  # end the booking's transaction before taking a second connection
-        if not attempt.counted:
-            await limits.count_failed_request(c.database, person_id, utcnow())
-        raise
-
-
-async def book_at_once(
-    state: Any, principal: Principal, body: BookingCreate, key: str, fingerprint: str
-) -> idempotency.StoredResponse | None:
-    """Most bookings: seats free, nobody waiting, the key new. One statement on the driver pool (see
-    `confirm_at_once`, which also writes the `booking.confirmed` event) is the whole unit of work,
-    committed only when it booked cleanly; otherwise nothing happened (None) and `create_idempotently`
-    decides, carefully, in a unit of work of its own.
-
-    `state` is the app's: its settings, driver pool, outbox and metrics."""
-    if body.organization_id is not None:
-        return None  # the coordinator's role is the careful path's to check (orgs is asked)
-    if body.seat != SeatPool.standard:
-        return None  # the other pools are decided under the session's row lock
-    outbox: Outbox = state.outbox
-    now = utcnow()
-    settings: BookingSettings = state.settings
-    person_id = principal.person_id
-    booking = NewBooking(new_id(), body.session_id, person_id, None, body.seats, new_checkin_code())
-    remembered = Remembered(person_id, key, fingerprint, 201, confirmed_body(booking, now))
-    fast_path = FastPathLimits(
-        now=now,
-        max_active=settings.max_active_per_person,
-        rate_limit=settings.rate_per_minute,
-        rate_window=limits.RATE_WINDOW,
-        key_lock=idempotency.lock_id(person_id, key),
-        ttl=settings.idempotency_ttl,
-    )
-    driver: DriverPool = state.driver_pool
-    async with driver.connection() as connection:
-        figures = await confirm_at_once(connection, booking, remembered, fast_path, OutboxRows.of(outbox))
-    if figures is None:
-        return None
-    state.bookings_entered.labels("confirmed").inc()
-    return idempotency.StoredResponse(201, remembered.body)
-
-
-async def _book(
-    c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
-) -> idempotency.StoredResponse:
-    if body.organization_id is not None or body.seat != SeatPool.standard:
-        return await _book_locked(c, body, key, fingerprint, attempt)
-    now = utcnow()
-    person_id = c.principal.person_id
-    settings = c.settings
-    key_lock = idempotency.lock_id(person_id, key)
-    counting = not attempt.counted
-    if attempt.careful:  # the person's row first: the booking statement's snapshot comes after it
-        counted = await RateWindowRepository(c.session).count_request(
-            person_id, now, limits.RATE_WINDOW, lock_id=key_lock, count=counting
-        )
-        if counted is None:
-            raise idempotency.KeyInFlight()
-        if counting:
-            limits.ensure_within_rate(*counted, settings.rate_per_minute, now)
-        counting = False
-    booking = NewBooking(new_id(), body.session_id, person_id, body.organization_id, body.seats, new_checkin_code())
-    confirmed = _new_booking_out(booking, "confirmed", now)
-    remembered = Remembered(person_id, key, fingerprint, 201, confirmed.model_dump(mode="json"))
-    fast_path = FastPathLimits(
-        now=now,
-        max_active=settings.max_active_per_person,
-        # A request counted before was admitted then; only a count made now is held against the limit.
-        rate_limit=settings.rate_per_minute if counting else NO_LIMIT,
-        rate_window=limits.RATE_WINDOW,
-        key_lock=key_lock,
-        ttl=settings.idempotency_ttl,
-        counting=counting,
-    )
-    repository = BookingRepository(c.session)
-    outcome = await repository.confirm_if_free(booking, remembered, fast_path, OutboxRows.of(c.outbox))
-    if outcome.requests is None:
-        raise idempotency.KeyInFlight()
-    if outcome.interleaved:
-        raise Interleaved
-    if outcome.figures is not None and not outcome.remembered:
-        raise idempotency.KeyInFlight()
-    assert outcome.window_started_at is not None
-    if counting:
-        limits.ensure_within_rate(outcome.requests, outcome.window_started_at, settings.rate_per_minute, now)
-    if outcome.figures is not None:
-        c.entered.labels("confirmed").inc()  # its `booking.confirmed` is written by the statement
-        return idempotency.StoredResponse(201, remembered.body)
-    # Not booked at once: find out why (this transaction holds the person's row, so reads are current).
-    known = await repository.before_booking(person_id, key, body.session_id, now, settings.max_active_per_person)
-    if known.request_hash is not None:
-        return idempotency.replay(fingerprint, known.request_hash, known.response_status, known.response_body)
-    if known.session_id is None:
-        raise SessionUnknown
-    inventory_service.ensure_bookable(known, now)
-    limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person, known)
-    waitlisted = _new_booking_out(booking, "waitlisted", now)
-    remembered = replace(remembered, body=waitlisted.model_dump(mode="json"))
-    joined = await repository.waitlist_at_once(booking, remembered, fast_path, OutboxRows.of(c.outbox))
-    if joined is None:  # the session changed meanwhile: decide under its row lock
-        return await _confirm_or_waitlist_locked(c, booking, remembered, now)
-    figures, remembered_now = joined
-    if not remembered_now:
-        raise idempotency.KeyInFlight()
-    waitlisted.waitlist_position = figures.waiting(SeatPool.standard)  # the last in line
-    await bookings_changed(c.session, c.outbox, [waitlisted], c.entered, "booked")
-    return idempotency.StoredResponse(201, waitlisted.model_dump(mode="json"))
-
-
-async def _book_locked(
-    c: Collaborators, body: BookingCreate, key: str, fingerprint: str, attempt: Attempt
-) -> idempotency.StoredResponse:
-    """An organization block, or an accessible or online seat: always the careful path (rarely hot; a block's
-    lines are more than one row): the request counted on the person's row first, then the seats decided
-    under the session's row lock."""
-    now = utcnow()
-    person_id = c.principal.person_id
-    settings = c.settings
-    key_lock = idempotency.lock_id(person_id, key)
-    counted = await RateWindowRepository(c.session).count_request(
-        person_id, now, limits.RATE_WINDOW, lock_id=key_lock, count=not attempt.counted
-    )
-    if counted is None:
-        raise idempotency.KeyInFlight()
-    if not attempt.counted:
-        limits.ensure_within_rate(*counted, settings.rate_per_minute, now)
-    known = await BookingRepository(c.session).before_booking(
-        person_id, key, body.session_id, now, settings.max_active_per_person
-    )
-    if known.request_hash is not None:
-        return idempotency.replay(fingerprint, known.request_hash, known.response_status, known.response_body)
-    if known.session_id is None:
-        raise SessionUnknown
-    inventory_service.ensure_bookable(known, now)
-    limits.ensure_below_active_limit(known.active_bookings, settings.max_active_per_person, known)
-    booking = NewBooking(
-        new_id(), body.session_id, person_id, body.organization_id, body.seats, new_checkin_code(), body.seat
-    )
-    remembered = Remembered(person_id, key, fingerprint, 201, {})
-    return await _confirm_or_waitlist_locked(c, booking, remembered, now, members=body.members or [])
-
-
-def confirmed_body(booking: NewBooking, now: datetime) -> dict[str, Any]:
-    """What `_new_booking_out(booking, "confirmed", now).model_dump(mode="json")` gives (unset optional fields
-    left out), built directly for the hot path: a model and its dump cost ~2% of a booking. A test pins the
-    two to each other."""
-    return {
-        "id": str(booking.id),
-        "session_id": str(booking.session_id),
-        "person_id": str(booking.person_id),
-        "organization_id": None if booking.organization_id is None else str(booking.organization_id),
-        "seats": booking.seats,
-        "status": "confirmed",
-        "checkin_code": booking.checkin_code,
-        "created_at": to_jsonable_python(now),
-    }
-
-
-def _new_booking_out(booking: NewBooking, status: str, now: datetime) -> BookingOut:
-    return BookingOut(
-        id=booking.id,
-        session_id=booking.session_id,
-        person_id=booking.person_id,
-        organization_id=booking.organization_id,
-        seats=booking.seats,
-        status=BookingStatus(status),
-        checkin_code=booking.checkin_code if status == "confirmed" else None,
-        created_at=now,
-        seat=_shown_seat(booking.seat_pool),
-    )
-
-
-async def _confirm_or_waitlist_locked(
-    c: Collaborators, booking: NewBooking, remembered: Remembered, now: datetime, *, members: Sequence[UUID] = ()
-) -> idempotency.StoredResponse:
-    """The slow path, under the session's row lock: confirm if the seats of the booking's pool are free
-    after all, otherwise join the back of that pool's waitlist (strict FIFO: also when seats are free but
-    someone is waiting in the pool).
-
-    `members` (an organization block): a confirmed block gets a line for each, a waitlisted one keeps their
-    names for when it is confirmed. Nothing is booked when one of them already holds a seat of the session
-    (under the lock, no booking of the session can commit meanwhile)."""
-    inventory = InventoryRepository(c.session)
-    locked = await inventory.get(booking.session_id, for_update=True)
-    assert locked is not None  # inventory rows are never deleted
-    inventory_service.ensure_bookable(locked, now)
-    pool = SeatPool(booking.seat_pool)
-    inventory_service.ensure_seat_offered(locked, pool)
-    lines = LineRepository(c.session)
-    holding = await lines.holders_among(booking.session_id, members)
-    if holding:
-        raise already_booked(holding)
-    if Figures.of(locked).fits(pool, booking.seats):
-        figures = await inventory.change_figures(booking.session_id, pool=pool, confirmed_delta=booking.seats, now=now)
-        status, waitlist_seq, position = "confirmed", None, None
-    else:
-        figures, waitlist_seq = await inventory.join_waitlist(booking.session_id, pool, now)
-        status, position = "waitlisted", figures.waiting(pool)  # the last in its pool's line
-    waitlisted = status == "waitlisted"
-    await BookingRepository(c.session).insert(
-        booking,
-        status=status,
-        waitlist_seq=waitlist_seq,
-        session_ends_at=locked.ends_at,
-        now=now,
-        pending_members=members if waitlisted else (),
-    )
-    out = _new_booking_out(booking, status, now)
-    out.waitlist_position = position
-    made: Sequence[AnyRow] = ()
-    if booking.organization_id is not None:
-        if not waitlisted:
-            block = BlockRef(booking.id, booking.session_id, booking.organization_id, locked.ends_at)
-            made = await lines.add_lines(block, members, now)
-            await lines.record(
-                (Assignment(booking.id, line.id, "assigned", line.person_id, booking.person_id) for line in made), now
-            )
-        out.lines = [LineOut(id=line.id, person_id=line.person_id, status=BookingStatus.confirmed) for line in made]
-        out.unassigned_seats = booking.seats - len(members)
-        out.pending_members = list(members) if waitlisted else None
-    remembered = replace(remembered, body=out.model_dump(mode="json"))
-    await IdempotencyKeyRepository(c.session).remember(remembered, now, c.settings.idempotency_ttl)
-    await availability_changed(c.session, c.outbox, figures)
-    await bookings_changed(c.session, c.outbox, [out, *made], c.entered, "booked")
-    return idempotency.StoredResponse(201, remembered.body)
+async def ensure_may_book_for_organization(
+    memberships: OrgsMemberships, principal: Principal, body: BookingCreate
+) -> None:
+    """An organization block: its booker is coordinator (or higher) of the organization (403) and the members
+    it names are its members (422). Asked of orgs before the request queues for its batch."""
+    assert body.organization_id is not None
+    await require_org_role(memberships, principal, body.organization_id, OrgRole.coordinator)
+    if body.members:
+        await ensure_members_of(memberships, body.organization_id, body.members, "/body/members/{index}")
 
 
 async def readable(c: Collaborators, booking_id: UUID) -> tuple[AnyRow, bola.Access]:
@@ -533,13 +260,34 @@ async def cancel(c: Collaborators, booking_id: UUID) -> BookingOut:
     row, access = await readable(c, booking_id)
     if not access.can_cancel:
         raise Forbidden("Host staff can see this booking but only its holder or its organization's admins cancel it")
-    if row.status != "cancelled":
-        await _cancel_locked(c, row, access)
+    if row.status != "cancelled" and await _cancel_locked(c, row, access):
+        await _audit_cancellation(c, row, access)
     fresh = await BookingRepository(c.session).view(booking_id)
     return await view_out(c, fresh, access)
 
 
-async def _cancel_locked(c: Collaborators, row: AnyRow, access: bola.Access) -> None:
+async def _audit_cancellation(c: Collaborators, row: AnyRow, access: bola.Access) -> None:
+    """Audited (`booking.cancelled`): an organization's booking (a block or a member line) cancelled by
+    anyone, and anyone's booking cancelled by someone else than its holder (an admin, an operator). A person
+    cancelling their own booking is no staff action: left out. The entry is the booking organization's, or
+    else the host's."""
+    if access is bola.Access.holder and row.organization_id is None:
+        return
+    await audit.record(
+        c.session,
+        audit_log,
+        actor=audit.Actor.of(c.principal),
+        action="booking.cancelled",
+        entity_type="booking",
+        entity_id=row.id,
+        organization_id=row.organization_id or row.host_org_id,
+        before={"status": row.status, "person_id": row.person_id, "session_id": row.session_id, "seats": row.seats},
+        after={"status": "cancelled", "cancel_reason": f"by_{access.value}"},
+    )
+
+
+async def _cancel_locked(c: Collaborators, row: AnyRow, access: bola.Access) -> bool:
+    """Whether this request cancelled it (False: cancelled meanwhile)."""
     now = utcnow()
     session_row = await InventoryRepository(c.session).get(row.session_id, for_update=True)
     assert session_row is not None
@@ -548,7 +296,7 @@ async def _cancel_locked(c: Collaborators, row: AnyRow, access: bola.Access) -> 
     current = await repository.lock(row.id)
     assert current is not None
     if current.status == "cancelled":
-        return
+        return False
     lines = LineRepository(c.session)
     active_lines = await lines.lock_active_lines(current.id) if is_block(current) else ()
     if await lines.any_checked_in([current.id, *(line.id for line in active_lines)]):
@@ -566,13 +314,14 @@ async def _cancel_locked(c: Collaborators, row: AnyRow, access: bola.Access) -> 
             cause: BookingCause = "by_owner" if access is bola.Access.block_coordinator else "by_org_admin"
             await bookings_changed(c.session, c.outbox, [closed_block], c.entered, cause)
         await bookings_changed(c.session, c.outbox, promoted, c.entered, "promoted")
-        return
+        return True
     cancelled_lines = await lines.cancel_many([line.id for line in active_lines], now, BLOCK_CANCELLED_REASON)
     cancelled, figures, promoted = await cancel_and_promote(c.session, current, now, reason=reason)
     await availability_changed(c.session, c.outbox, figures)
     await bookings_changed(c.session, c.outbox, [cancelled], c.entered, CANCELLED_BY[access])
     await bookings_changed(c.session, c.outbox, cancelled_lines, c.entered, "by_org_admin")
     await bookings_changed(c.session, c.outbox, promoted, c.entered, "promoted")
+    return True
 
 
 async def list_bookings(

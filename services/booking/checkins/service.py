@@ -11,6 +11,8 @@ from services.booking.checkins.repository import CheckinRepository
 from services.booking.checkins.schemas import CheckinOut
 from services.booking.dependencies import Collaborators
 from services.booking.lines.repository import LineRepository
+from services.booking.models import audit_log
+from shared import audit
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 
@@ -45,11 +47,28 @@ async def check_in(c: Collaborators, code: str) -> CheckinOut:
             "Every seat of this organization booking is named to a member: check in each member's own code",
             extra={"reason": "check_in_member_codes"},
         )
-    checked_in_at = await repository.record(booking, scheduled_minutes(booking), c.principal.person_id, now)
+    minutes = scheduled_minutes(booking)
+    checked_in_at = await repository.record(booking, minutes, c.principal.person_id, now)
     if checked_in_at is None:
         first = await repository.checked_in_at(booking.id)
         assert first is not None
         raise _already_checked_in(first)
+    await audit.record(
+        c.session,
+        audit_log,
+        actor=audit.Actor.of(c.principal),
+        action="checkin.recorded",
+        entity_type="checkin",
+        entity_id=booking.id,  # a check-in is its booking's (one each)
+        organization_id=booking.host_org_id,
+        after={
+            "booking_id": booking.id,
+            "person_id": booking.person_id,
+            "session_id": booking.session_id,
+            "checked_in_at": checked_in_at,
+            "minutes": minutes,
+        },
+    )
     return CheckinOut(booking_id=booking.id, checked_in_at=checked_in_at)
 
 

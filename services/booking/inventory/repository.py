@@ -2,7 +2,7 @@
 inventory row: a conditional UPDATE, or the row locked FOR UPDATE for the rest of the transaction."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -88,6 +88,23 @@ class Figures:
     def fits(self, pool: SeatPool, seats: int) -> bool:
         """A new booking of `seats` is confirmed at once: the seats are free and nobody waits in the pool."""
         return self.waiting(pool) == 0 and seats <= self.free(pool)
+
+    def confirm(self, pool: SeatPool, seats: int) -> "Figures":
+        """The figures once `seats` more seats of the pool are confirmed."""
+        if pool == SeatPool.accessible:
+            return replace(self, accessible_confirmed=self.accessible_confirmed + seats)
+        if pool == SeatPool.online:
+            return replace(self, online_confirmed=self.online_confirmed + seats)
+        return replace(self, confirmed_seats=self.confirmed_seats + seats)
+
+    def join_waitlist(self, pool: SeatPool) -> "Figures":
+        """The figures once one more booking waits in the pool."""
+        joined = replace(self, waitlist_length=self.waitlist_length + 1)
+        if pool == SeatPool.accessible:
+            return replace(joined, accessible_waitlist=self.accessible_waitlist + 1)
+        if pool == SeatPool.online:
+            return replace(joined, online_waitlist=self.online_waitlist + 1)
+        return joined
 
     def free_for_waitlist(self, pool: SeatPool) -> int:
         return max(0, self.free(pool)) if self.waiting(pool) else 0
@@ -225,25 +242,6 @@ class InventoryRepository:
             values[_WAITLIST_OF[pool]] = _WAITLIST_OF[pool] + waitlist_delta
         statement = update(inventory).where(_c.session_id == session_id).values(values).returning(*FIGURE_COLUMNS)
         return Figures.of((await self.session.execute(statement)).one())
-
-    async def join_waitlist(self, session_id: UUID, pool: SeatPool, now: datetime) -> tuple[Figures, int]:
-        """One more waitlisted booking in the pool; returns the figures and its waitlist sequence (FIFO order
-        within its pool: one sequence per session)."""
-        values: dict[Any, Any] = {
-            _c.waitlist_length: _c.waitlist_length + 1,
-            _c.waitlist_last_seq: _c.waitlist_last_seq + 1,
-            _c.updated_at: now,
-        }
-        if pool in _WAITLIST_OF:
-            values[_WAITLIST_OF[pool]] = _WAITLIST_OF[pool] + 1
-        statement = (
-            update(inventory)
-            .where(_c.session_id == session_id)
-            .values(values)
-            .returning(*FIGURE_COLUMNS, _c.waitlist_last_seq)
-        )
-        row = (await self.session.execute(statement)).one()
-        return Figures.of(row), int(row.waitlist_last_seq)
 
     async def empty(self, session_id: UUID, now: datetime) -> Figures:
         statement = (

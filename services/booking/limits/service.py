@@ -5,10 +5,7 @@
 import math
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
-from services.booking.limits.repository import RateWindowRepository
-from shared.db import Database
 from shared.errors import TooManyRequests
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -23,12 +20,6 @@ def ensure_within_rate(requests: int, window_started_at: datetime, limit: int, n
     if requests > limit:
         retry_after = math.ceil((window_started_at + RATE_WINDOW - now).total_seconds())
         raise TooManyRequests("Too many booking requests; slow down", retry_after_s=retry_after)
-
-
-async def count_failed_request(database: Database, person_id: UUID, now: datetime) -> None:
-    """A request that failed rolled its count back with its transaction: count it on its own."""
-    async with database.separate_transaction() as session:
-        await RateWindowRepository(session).count_request(person_id, now, RATE_WINDOW)
 
 
 def ensure_below_active_limit(active: int, limit: int, restriction: Any = None) -> None:

@@ -1,7 +1,9 @@
 """Naming members to an organization block's seats, until the session starts: a seat named to a member is
 their own booking line (own check-in code, own learning-record credit). Naming, replacing and taking a member
 off a seat never frees it: the block keeps its seats, and only a cancellation gives one to the waitlist.
-Every change is audited (`line_assignments`).
+Every change is audited (`line_assignments`, the block's own seat audit that its managers read); changes
+made by staff through the API are also in the service's trail (`audit_log`, `line.*`), where operators and
+the organization's admins read them along with booking's other staff actions.
 
 Who manages a block's seats: the coordinator who booked it (while still coordinator or higher of the
 organization), the organization's admins, and operators. Orgs is asked before any lock is taken."""
@@ -23,8 +25,9 @@ from services.booking.dependencies import Collaborators
 from services.booking.inventory.repository import InventoryRepository
 from services.booking.lines.repository import Assignment, BlockRef, LineRepository, assignments, is_block
 from services.booking.lines.schemas import AssignmentOut
-from services.booking.models import AnyRow
+from services.booking.models import AnyRow, audit_log
 from services.booking.publishing import bookings_changed
+from shared import audit
 from shared.authz import OrgRole, require_org_role
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden
@@ -69,6 +72,28 @@ async def _managed(c: Collaborators, booking_id: UUID, kind: Literal["block", "l
             "Only the coordinator who booked these seats, the organization's admins and operators name members to them"
         )
     return row, bola.Access.organization_admin
+
+
+async def _audit_line(
+    c: Collaborators,
+    action: str,
+    line_id: UUID,
+    organization_id: UUID,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await audit.record(
+        c.session,
+        audit_log,
+        actor=audit.Actor.of(c.principal),
+        action=action,
+        entity_type="line",
+        entity_id=line_id,
+        organization_id=organization_id,
+        before=before,
+        after=after,
+    )
 
 
 def _ensure_not_started(session_row: Any, now: datetime) -> None:
@@ -129,6 +154,8 @@ async def assign(c: Collaborators, block_id: UUID, person_id: UUID) -> BookingOu
     await _ensure_seat_free_for(lines, block.session_id, person_id)
     (line,) = await lines.add_lines(_block_ref(block, session_row), [person_id], now)
     await lines.record([Assignment(block.id, line.id, "assigned", person_id, c.principal.person_id)], now)
+    after = {"block_id": block.id, "person_id": person_id, "status": "confirmed"}
+    await _audit_line(c, "line.assigned", line.id, block.organization_id, before=None, after=after)
     await bookings_changed(c.session, c.outbox, [line], c.entered, "booked")
     return await _line_out(c, line.id, access)
 
@@ -152,6 +179,9 @@ async def reassign(c: Collaborators, line_id: UUID, person_id: UUID) -> BookingO
         block.id, new_line.id, "reassigned", person_id, c.principal.person_id, previous_person_id=line.person_id
     )
     await lines.record([reassigned], now)
+    before = {"block_id": block.id, "person_id": line.person_id, "line_id": line.id}
+    after = {"block_id": block.id, "person_id": person_id, "line_id": new_line.id}
+    await _audit_line(c, "line.reassigned", new_line.id, block.organization_id, before=before, after=after)
     await bookings_changed(c.session, c.outbox, [cancelled], c.entered, "unassigned")
     await bookings_changed(c.session, c.outbox, [new_line], c.entered, "booked")
     return await _line_out(c, new_line.id, access)
@@ -168,6 +198,9 @@ async def unassign(c: Collaborators, line_id: UUID) -> BookingOut:
         await _ensure_active_line(c, line)
         released = await release_lines(c.session, [line], by=c.principal.person_id, now=now, reason=UNASSIGNED_REASON)
         await bookings_changed(c.session, c.outbox, released, c.entered, "unassigned")
+        before = {"block_id": line.block_id, "person_id": line.person_id, "status": "confirmed"}
+        after = {"block_id": line.block_id, "person_id": None, "status": "cancelled"}
+        await _audit_line(c, "line.unassigned", line.id, line_row.organization_id, before=before, after=after)
     return await _line_out(c, line_id, access)
 
 

@@ -1,7 +1,8 @@
 """Everything in the booking schema that names a person, read for their export or erased for good.
 
 Names a person: `bookings.person_id` and `bookings.pending_members`, `checkins.person_id` and
-`checkins.checked_in_by`, `line_assignments` (person, previous person, by whom), `idempotency_keys` (and the
+`checkins.checked_in_by`, `line_assignments` (person, previous person, by whom), `audit_log` (the actor, and
+the person checked in, cancelled or named in its snapshots: ids only), `idempotency_keys` (and the
 responses stored there: an organization booking's names its members), `rate_windows`, `restrictions` (their
 no-show standing), and the payloads of the
 outbox's `booking.*` rows. Nothing else does: the inventory is the catalog's sessions, outbox sequences and
@@ -22,9 +23,11 @@ from services.booking.models import (
     IdempotencyKey,
     RateWindow,
     Restriction,
+    audit_log,
     event_tables,
     table_of,
 )
+from shared.audit import pseudonymize
 
 checkins = table_of(Checkin)
 idempotency_keys = table_of(IdempotencyKey)
@@ -118,6 +121,7 @@ class PersonDataRepository:
         )
         for column in (_a.person_id, _a.previous_person_id, _a.by_person_id):
             await self.session.execute(update(assignments).where(column == person_id).values({column: anonymous_id}))
+        await pseudonymize(self.session, audit_log, person_id, anonymous_id)
 
     async def forget(self, person_id: UUID) -> None:
         """Delete their idempotency records (the stored responses name them) and the coordinators' records

@@ -13,11 +13,12 @@ from services.catalog.activities.schemas import (
     ActivityUpdate,
     LearningMode,
 )
-from services.catalog.models import Activity
+from services.catalog.models import Activity, audit_log
 from services.catalog.peers import OrganizationDirectory
 from services.catalog.schemas import unique
 from services.catalog.search.text import refresh_search_text
 from services.catalog.sessions.service import propagate_activity_change
+from shared import audit
 from shared.auth import Principal
 from shared.authz import MembershipSource, OrgRole, require_org_role
 from shared.errors import Conflict, Unprocessable
@@ -27,6 +28,20 @@ from shared.schemas import pick_language
 
 # Fields every session snapshot carries: changing one tells booking about each upcoming session.
 _SNAPSHOT_FIELDS = frozenset({"title", "kind", "site_id", "mode", "join_url"})
+
+
+def audited(activity: Activity) -> dict[str, Any]:
+    """The activity as the audit trail keeps it: the join link only as whether there is one (it admits
+    people to an online session, so it is kept from listings as from responses)."""
+    fields = ("title", "description", "kind", "topics", "audience", "language", "host_org_id", "site_id")
+    state = {field: getattr(activity, field) for field in fields}
+    state |= {
+        "series_id": activity.series_id,
+        "price_cents": activity.price_cents,
+        "mode": activity.mode,
+        "has_join_url": activity.join_url is not None,
+    }
+    return audit.snapshot(state) or {}
 
 
 def activity_out(activity: Activity, accept_language: str | None) -> ActivityOut:
@@ -84,7 +99,18 @@ async def create_activity(
     await organizations.require_role(
         principal, memberships, body.host_org_id, OrgRole.coordinator, pointer="/body/host_org_id"
     )
-    return await add_activity(db, body)
+    activity = await add_activity(db, body)
+    await audit.record(
+        db,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action="activity.created",
+        entity_type="activity",
+        entity_id=activity.id,
+        organization_id=activity.host_org_id,
+        after=audited(activity),
+    )
+    return activity
 
 
 async def add_activity(db: AsyncSession, body: ActivityCreate, *, activity_id: UUID | None = None) -> Activity:
@@ -143,10 +169,24 @@ async def update_activity(
             "The activity has sessions that have not ended; its mode cannot change (cancel them, or create "
             "an activity in the new mode)"
         )
+    before = audited(activity)
     for field in changed:
         value = changes[field]
         setattr(activity, field, unique(value) if field in ("topics", "audience") else value)
     await db.flush()
+    if changed:
+        old, new = audit.changed_fields(before, audited(activity))
+        await audit.record(
+            db,
+            audit_log,
+            actor=audit.Actor.of(principal),
+            action="activity.updated",
+            entity_type="activity",
+            entity_id=activity.id,
+            organization_id=activity.host_org_id,
+            before=old,
+            after=new,
+        )
     if changed & {"title", "description", "site_id", "series_id"}:
         await refresh_search_text(db, activity)
     if changed & _SNAPSHOT_FIELDS:

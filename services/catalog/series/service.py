@@ -2,10 +2,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.models import Series
+from services.catalog.models import Series, audit_log
 from services.catalog.peers import OrganizationDirectory
 from services.catalog.series.repository import SeriesRepository
 from services.catalog.series.schemas import SeriesCreate, SeriesKind, SeriesOut
+from shared import audit
 from shared.auth import Principal
 from shared.authz import MembershipSource, OrgRole
 from shared.ids import new_id
@@ -38,7 +39,19 @@ async def create_series(
     await organizations.require_role(
         principal, memberships, body.organizer_org_id, OrgRole.admin, pointer="/body/organizer_org_id"
     )
-    return await add_series(db, body)
+    series = await add_series(db, body)
+    fields = ("name", "kind", "starts_on", "ends_on", "organizer_org_id", "description")
+    await audit.record(
+        db,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action="series.created",
+        entity_type="series",
+        entity_id=series.id,
+        organization_id=series.organizer_org_id,
+        after={field: getattr(series, field) for field in fields},
+    )
+    return series
 
 
 async def add_series(db: AsyncSession, body: SeriesCreate, *, series_id: UUID | None = None) -> Series:

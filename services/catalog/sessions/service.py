@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.activities.schemas import LearningMode
 from services.catalog.availability.service import free_seats
-from services.catalog.models import Activity, ActivitySession, SessionAvailability, Site
+from services.catalog.models import Activity, ActivitySession, SessionAvailability, Site, audit_log
 from services.catalog.pagination import require_cursor_types
 from services.catalog.peers import BookedSeats, BookingSeats
 from services.catalog.sessions.recurrence import expand_starts
 from services.catalog.sessions.repository import ActivitySessionRepository
 from services.catalog.sessions.schemas import SessionCancel, SessionCreate, SessionOut, SessionStatus, SessionUpdate
 from services.catalog.sessions.timing import SessionTimes
+from shared import audit
 from shared.auth import Principal
 from shared.authz import MembershipSource, OrgRole, require_org_role
 from shared.errors import Conflict, Unprocessable
@@ -52,6 +53,30 @@ def snapshot(activity_session: ActivitySession, activity: Activity, site: Site |
         accessible_seats=activity_session.accessible_seats,
         online_capacity=activity_session.online_capacity,
     )
+
+
+# What the audit trail keeps of a session (`session.*` entries): its bookable state, no personal data.
+_AUDITED_FIELDS = (
+    "activity_id",
+    "site_id",
+    "status",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "accessible_seats",
+    "online_capacity",
+    "booking_opens_at",
+    "booking_closes_at",
+    "cancelled_at",
+    "cancel_reason",
+)
+
+
+def audited(activity_session: ActivitySession) -> dict[str, Any]:
+    """The session as the audit trail keeps it (JSON-ready)."""
+    state = audit.snapshot({field: getattr(activity_session, field) for field in _AUDITED_FIELDS})
+    assert state is not None
+    return state
 
 
 async def _emit(
@@ -144,7 +169,7 @@ async def schedule(
     else:
         starts = await expand_starts(body.starts_at, body.recurrence, default_zone=default_zone)
         occurrences = [first.moved_to(start) for start in starts]
-    return await add_sessions(
+    sessions = await add_sessions(
         db,
         outbox,
         activity,
@@ -153,6 +178,16 @@ async def schedule(
         accessible_seats=body.accessible_seats,
         online_capacity=body.online_capacity,
     )
+    await audit.record_many(
+        db,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action="session.scheduled",
+        entity_type="session",
+        organization_id=activity.host_org_id,
+        states=[(activity_session.id, None, audited(activity_session)) for activity_session in sessions],
+    )
+    return sessions
 
 
 def _require_seats_fit(mode: str, *, capacity: int, accessible_seats: int, online_capacity: int | None) -> None:
@@ -255,11 +290,36 @@ async def update_session(
     changed = {field: value for field, value in wanted.items() if getattr(activity_session, field) != value}
     if not changed:
         return activity_session
+    before = audited(activity_session)
     for field, value in changed.items():
         setattr(activity_session, field, value)
     await db.flush()
     await _emit(db, outbox, "session.updated", [activity_session], activity)
+    await _audit_change(db, principal, "session.updated", activity_session, activity, before)
     return activity_session
+
+
+async def _audit_change(
+    db: AsyncSession,
+    principal: Principal,
+    action: str,
+    activity_session: ActivitySession,
+    activity: Activity,
+    before: dict[str, Any],
+) -> None:
+    """An entry with the session's changed fields (and its status, always), before and after."""
+    old, new = audit.changed_fields(before, audited(activity_session), always=("status",))
+    await audit.record(
+        db,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action=action,
+        entity_type="session",
+        entity_id=activity_session.id,
+        organization_id=activity.host_org_id,
+        before=old,
+        after=new,
+    )
 
 
 def _shrinks(activity_session: ActivitySession, *, capacity: int, accessible_seats: int, online_capacity: int) -> bool:
@@ -304,11 +364,13 @@ async def cancel_session(
         return activity_session
     if activity_session.ends_at <= now:
         raise Conflict("The session has ended; it cannot be cancelled")
+    before = audited(activity_session)
     activity_session.status = "cancelled"
     activity_session.cancelled_at = now
     activity_session.cancel_reason = body.reason
     await db.flush()
     await _emit(db, outbox, "session.cancelled", [activity_session], activity)
+    await _audit_change(db, principal, "session.cancelled", activity_session, activity, before)
     return activity_session
 
 

@@ -12,6 +12,7 @@ from shared.auth import CurrentPerson
 from shared.authz import MembershipsDep
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.events.wiring import OutboxDep
 from shared.pagination import Page, PageDep
 from shared.schemas import AcceptLanguage
 
@@ -22,6 +23,9 @@ router = APIRouter(prefix="/v1/sites", tags=["sites"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a learning site (admin of the owning organization)",
+    description="The site's `district_id` is the loaded district whose polygon covers its location (on a shared "
+    "boundary the smallest district code; null outside every district). Booking hears of every new site "
+    "(`site.changed`).",
     operation_id="createSite",
     responses=problem_responses(401, 403, 413, 422, 503),
 )
@@ -31,9 +35,10 @@ async def create_site(
     memberships: MembershipsDep,
     organizations: OrganizationsDep,
     db: SessionDep,
+    outbox: OutboxDep,
     accept_language: AcceptLanguage = None,
 ) -> SiteOut:
-    site = await service.create_site(db, principal, memberships, organizations, body)
+    site = await service.create_site(db, principal, memberships, organizations, body, outbox)
     return service.site_out(site, accept_language)
 
 

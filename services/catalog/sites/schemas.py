@@ -69,6 +69,10 @@ class SiteSummary(Output):
 
 
 class SiteOut(SiteSummary):
+    district_id: UUID | None = Field(
+        description="The loaded district whose polygon covers the site (GET /v1/coverage/districts; on a shared "
+        "boundary the smallest code); null outside every district. `district` stays a free-text address detail"
+    )
     owner_org_id: UUID
     opening_hours: str | None = Field(examples=["Mo-Su 09:00-21:00"])
     created_at: datetime

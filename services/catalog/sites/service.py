@@ -2,15 +2,18 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalog.districts.service import assign_district, emit_site_changed
 from services.catalog.geo import GeoPoint, walk_minutes_for
-from services.catalog.models import Site
+from services.catalog.models import Site, audit_log
 from services.catalog.pagination import require_cursor_types
 from services.catalog.peers import OrganizationDirectory
 from services.catalog.schemas import Location, unique
 from services.catalog.sites.repository import SiteRepository
 from services.catalog.sites.schemas import SiteCreate, SiteKind, SiteListItem, SiteOut
+from shared import audit
 from shared.auth import Principal
 from shared.authz import MembershipSource, OrgRole
+from shared.events.outbox import Outbox
 from shared.ids import new_id
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
@@ -26,6 +29,7 @@ def site_out(site: Site, accept_language: str | None) -> SiteOut:
         location=Location(lat=site.lat, lon=site.lon),
         address=site.address,
         district=site.district,
+        district_id=site.district_id,
         owner_org_id=site.owner_org_id,
         accessibility=site.accessibility,
         opening_hours=site.opening_hours,
@@ -47,16 +51,36 @@ async def create_site(
     memberships: MembershipSource,
     organizations: OrganizationDirectory,
     body: SiteCreate,
+    outbox: Outbox,
 ) -> Site:
     """Admins (or owners) of the owning organization, and operators."""
     await organizations.require_role(
         principal, memberships, body.owner_org_id, OrgRole.admin, pointer="/body/owner_org_id"
     )
-    return await add_site(db, body)
+    site = await add_site(db, body, outbox=outbox)
+    await audit.record(
+        db,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action="site.created",
+        entity_type="site",
+        entity_id=site.id,
+        organization_id=site.owner_org_id,
+        after=audited_site(site),
+    )
+    return site
 
 
-async def add_site(db: AsyncSession, body: SiteCreate, *, site_id: UUID | None = None) -> Site:
-    """Store a site (authorization already done: the API above, or the demo seed)."""
+def audited_site(site: Site) -> dict[str, object]:
+    """The site as the audit trail keeps it (`site.*` entries)."""
+    fields = ("name", "kind", "lat", "lon", "address", "district", "district_id", "owner_org_id", "accessibility")
+    return {field: getattr(site, field) for field in (*fields, "opening_hours")}
+
+
+async def add_site(db: AsyncSession, body: SiteCreate, *, outbox: Outbox, site_id: UUID | None = None) -> Site:
+    """Store a site (authorization already done: the API above, or the demo seed) in the district whose polygon
+    covers it (services/catalog/districts), and tell booking (`site.changed`: every site, so booking knows
+    each site's kind)."""
     site = Site(
         id=site_id or new_id(),
         name=body.name,
@@ -69,7 +93,10 @@ async def add_site(db: AsyncSession, body: SiteCreate, *, site_id: UUID | None =
         accessibility=unique([feature.value for feature in body.accessibility]),
         opening_hours=body.opening_hours,
     )
-    return await SiteRepository(db).add(site)
+    district = await assign_district(db, site)
+    await SiteRepository(db).add(site)
+    await emit_site_changed(db, outbox, site, district)
+    return site
 
 
 async def list_sites(

@@ -1,4 +1,5 @@
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -18,10 +19,11 @@ from services.orgs.joining.schemas import (
     JoinRequestCreate,
     JoinRequestOut,
 )
-from services.orgs.models import Invitation, JoinRequest, Organization, Person
+from services.orgs.models import Invitation, JoinRequest, Organization, Person, audit_log
 from services.orgs.organizations.repository import MembershipRepository
 from services.orgs.organizations.schemas import GrantableRole, MemberOut
 from services.orgs.settings import OrgsSettings
+from shared import audit
 from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
 from shared.errors import Conflict, Gone, NotFound
@@ -31,6 +33,29 @@ from shared.pagination import Page, PageParams
 from shared.repository import paginate
 
 # ---- invitations ------------------------------------------------------------------------------------------
+
+
+async def _audit_invitation(
+    session: AsyncSession,
+    actor: audit.Actor,
+    action: str,
+    invitation: Invitation,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object],
+) -> None:
+    """An invitation's entry: its role, expiry and status, never its address (an invitee may have no account,
+    and an erasure deletes the invitations to their address) nor its token."""
+    await audit.record(
+        session,
+        audit_log,
+        actor=actor,
+        action=action,
+        entity_type="invitation",
+        entity_id=invitation.id,
+        organization_id=invitation.organization_id,
+        before=before,
+        after=after,
+    )
 
 
 def invitation_status(invitation: Invitation, now: datetime) -> InvitationStatus:
@@ -86,6 +111,8 @@ async def invite(
         language=(invitee or inviter).language,
     )
     await outbox.emit(session, "invitation.created", invitation.id, payload)
+    after = {"status": "pending", "role": invitation.role, "expires_at": invitation.expires_at}
+    await _audit_invitation(session, audit.Actor.of(principal), "invitation.created", invitation, None, after)
     return InvitationOut.model_validate(invitation)
 
 
@@ -131,6 +158,9 @@ async def revoke_invitation(
         await session.refresh(invitation)
         if invitation.accepted_at is not None:
             raise Conflict("This invitation was already accepted; remove the member instead")
+        return
+    before, after = {"status": "pending"}, {"status": "revoked"}
+    await _audit_invitation(session, audit.Actor.of(principal), "invitation.revoked", invitation, before, after)
 
 
 async def accept_invitation(session: AsyncSession, outbox: Outbox, person: Person, token: str) -> MemberOut:
@@ -146,6 +176,9 @@ async def accept_invitation(session: AsyncSession, outbox: Outbox, person: Perso
     if not await invitations.claim(invitation.id, person.id, datetime.now(UTC)):
         await session.refresh(invitation)
         raise Gone(_why_unusable(invitation))
+    actor = audit.Actor(person.id)
+    after = {"status": "accepted", "accepted_by": person.id}
+    await _audit_invitation(session, actor, "invitation.accepted", invitation, {"status": "pending"}, after)
     return await admit(
         session,
         outbox,
@@ -154,6 +187,7 @@ async def accept_invitation(session: AsyncSession, outbox: Outbox, person: Perso
         invitation.role,
         via="invitation",
         by_person_id=invitation.invited_by,
+        actor=actor,
     )
 
 
@@ -235,6 +269,18 @@ async def _decide(
         await session.refresh(request)
         raise Conflict(f"This request was already {request.status}")
     await join_request_changed(session, outbox, request)
+    if decided_by is not None:  # an admin's decision (a requester withdrawing is no staff action)
+        await audit.record(
+            session,
+            audit_log,
+            actor=audit.Actor.of(principal),
+            action=f"join_request.{status}",
+            entity_type="join_request",
+            entity_id=request.id,
+            organization_id=organization.id,
+            before={"status": "pending", "person_id": request.person_id},
+            after={"status": status, "person_id": request.person_id},
+        )
     return request
 
 
@@ -251,7 +297,14 @@ async def accept_join_request(
     person = await PersonRepository(session).get(request.person_id)
     assert person is not None  # the request goes with its person (ON DELETE CASCADE)
     return await admit(
-        session, outbox, organization.id, person, role.value, via="request", by_person_id=principal.person_id
+        session,
+        outbox,
+        organization.id,
+        person,
+        role.value,
+        via="request",
+        by_person_id=principal.person_id,
+        actor=audit.Actor.of(principal),
     )
 
 

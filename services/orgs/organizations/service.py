@@ -5,8 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orgs.auth.repository import PersonRepository
 from services.orgs.dependencies import DatabaseMemberships
-from services.orgs.joining.memberships import admit, membership_changed
-from services.orgs.models import Membership, Organization
+from services.orgs.joining.memberships import admit, audit_membership, audited_membership, membership_changed
+from services.orgs.models import Membership, Organization, audit_log
 from services.orgs.organizations.repository import MembershipRepository, OrganizationRepository
 from services.orgs.organizations.schemas import (
     MemberAdd,
@@ -16,6 +16,7 @@ from services.orgs.organizations.schemas import (
     OrganizationOut,
     OrganizationUpdate,
 )
+from shared import audit
 from shared.auth import Principal
 from shared.authz import OrgRole, require_org_role
 from shared.errors import Conflict, NotFound
@@ -28,6 +29,12 @@ from shared.schemas import pick_language
 
 def _search_text(name: dict[str, str]) -> str:
     return " ".join(name.values()).lower()
+
+
+def audited(organization: Organization) -> dict[str, Any]:
+    """The organization as the audit trail keeps it (`organization.*` entries)."""
+    fields = ("name", "kind", "district", "description")
+    return audit.snapshot({field: getattr(organization, field) for field in fields}) or {}
 
 
 def organization_out(organization: Organization, accept_language: str | None) -> OrganizationOut:
@@ -58,6 +65,16 @@ async def create(session: AsyncSession, outbox: Outbox, principal: Principal, bo
         Membership(organization_id=organization.id, person_id=principal.person_id, role=OrgRole.owner.value)
     )
     await membership_changed(session, outbox, owner, "joined", via="created", by_person_id=principal.person_id)
+    await audit.record(
+        session,
+        audit_log,
+        actor=audit.Actor.of(principal),
+        action="organization.created",
+        entity_type="organization",
+        entity_id=organization.id,
+        organization_id=organization.id,
+        after=audited(organization),
+    )
     return organization
 
 
@@ -76,11 +93,25 @@ async def update(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if changes.get("name", True) is None or changes.get("kind", True) is None:
         raise Conflict("name and kind cannot be removed")
+    before = audited(organization)
     for field, value in changes.items():
         setattr(organization, field, value.value if field == "kind" else value)
     if "name" in changes:
         organization.search_text = _search_text(organization.name)
     await session.flush()
+    old, new = audit.changed_fields(before, audited(organization))
+    if new:
+        await audit.record(
+            session,
+            audit_log,
+            actor=audit.Actor.of(principal),
+            action="organization.updated",
+            entity_type="organization",
+            entity_id=organization.id,
+            organization_id=organization.id,
+            before=old,
+            after=new,
+        )
     return organization
 
 
@@ -92,7 +123,14 @@ async def add_member(
     if person is None:
         raise NotFound("No account with this email; invite the address instead (POST .../invitations)")
     return await admit(
-        session, outbox, organization.id, person, body.role.value, via="added", by_person_id=principal.person_id
+        session,
+        outbox,
+        organization.id,
+        person,
+        body.role.value,
+        via="added",
+        by_person_id=principal.person_id,
+        actor=audit.Actor.of(principal),
     )
 
 
@@ -137,3 +175,6 @@ async def remove_member(
     await memberships.delete(membership)
     change: MembershipChange = "left" if leaving else "removed"
     await membership_changed(session, outbox, membership, change, by_person_id=principal.person_id)
+    await audit_membership(
+        session, audit.Actor.of(principal), f"membership.{change}", membership, before=audited_membership(membership)
+    )

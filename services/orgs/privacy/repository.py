@@ -1,3 +1,4 @@
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +12,10 @@ from services.orgs.models import (
     Organization,
     Person,
     RefreshToken,
+    audit_log,
     event_tables,
 )
+from shared.audit import pseudonymize
 from shared.repository import Repository
 
 outbox = event_tables.outbox
@@ -59,8 +62,10 @@ class PersonalDataRepository(Repository[Person]):
     async def erase(self, person_id: UUID, email: str, throttle_key: str) -> None:
         """Every orgs row naming the person. Organizations they created stay: `created_by` becomes NULL by
         its foreign key, as do `invited_by` and `decided_by` of what they did as an admin; their join
-        requests go with them (ON DELETE CASCADE)."""
+        requests go with them (ON DELETE CASCADE). Their audit entries stay (and those about them), under a
+        fresh random id: the trail never held their name or address."""
         await self._forget_events(person_id, email)
+        await pseudonymize(self.session, audit_log, person_id, uuid.uuid4())
         await self.session.execute(delete(Invitation).where(_addressed_to(person_id, email)))
         await self.session.execute(delete(RefreshToken).where(RefreshToken.person_id == person_id))
         await self.session.execute(delete(Membership).where(Membership.person_id == person_id))
