@@ -181,6 +181,25 @@ def render_caddyfile() -> str:
         *block("log", ["output file {$LEARNCITY_GATEWAY_ACCESS_LOG}", "format json"]),
         "\t# The services answer 413 problems themselves from <P>_MAX_BODY_BYTES (1 MiB by default).",
         *block("request_body", ["max_size 2MB"]),
+        "\t# Large answers (a city's coverage map is megabytes) compressed for clients that accept it, as nginx does.",
+        *block(
+            "encode",
+            [
+                "gzip",
+                "minimum_length 1024",
+                *block(
+                    "match",
+                    [
+                        "header Content-Type application/json*",
+                        "header Content-Type application/geo+json*",
+                        "header Content-Type application/problem+json*",
+                        "header Content-Type image/svg+xml*",
+                        "header Content-Type text/calendar*",
+                    ],
+                    "",
+                ),
+            ],
+        ),
         "\t# Keep the caller's X-Request-ID (the services echo and log it), or make one.",
         "\t@no_request_id not header X-Request-ID *",
         "\trequest_header @no_request_id X-Request-ID {http.request.uuid}",

@@ -273,7 +273,7 @@ async def test_a_newer_snapshot_supersedes_one_waiting_out_its_backoff(database:
 
 
 async def test_session_and_booking_events_are_never_coalesced(database: Database, consumer: Consumer) -> None:
-    assert frozenset({"availability.changed"}) == COALESCIBLE_TYPES
+    assert frozenset({"availability.changed", "site.changed"}) == COALESCIBLE_TYPES
     transport = Switch(consumer.app)
     relay = make_relay(database, transport)
     session_id, booking_id = new_id(), new_id()

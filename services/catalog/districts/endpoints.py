@@ -1,7 +1,7 @@
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.catalog.districts import service
 from services.catalog.districts.render import GEOJSON_MEDIA_TYPE, SVG_MEDIA_TYPE, report_geojson, report_svg
@@ -223,6 +223,7 @@ GEOJSON_EXAMPLE: dict[str, Any] = {
     },
 )
 async def get_district_coverage(
+    request: Request,
     db: SessionDep,
     walk_minutes: WalkMinutes = DEFAULT_WALK_MINUTES,
     cell_m: Annotated[
@@ -232,13 +233,11 @@ async def get_district_coverage(
     code: Annotated[
         list[DistrictCode] | None, Query(max_length=200, description="Only these districts (repeatable)")
     ] = None,
-    accept: Annotated[
-        str | None,
-        Header(max_length=1024, description="application/json (default), application/geo+json or image/svg+xml"),
-    ] = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
-    media_type = _preferred(accept)
+    # `Accept` is read here rather than declared as a parameter: it is content negotiation (the responses'
+    # media types above), not an input of the figures.
+    media_type = _preferred(request.headers.get("accept"))
     report = await build_report(
         db, walk_minutes=walk_minutes, cell_m=cell_m, kind=kind.value if kind else None, codes=code
     )

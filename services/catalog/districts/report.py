@@ -116,7 +116,6 @@ def report_json(report: Report, accept_language: str | None) -> dict[str, Any]:
                 if site_index < 0
                 else {
                     "site_id": site_ids[site_index],
-                    "name": report.sites[site_index].name,
                     "distance_m": distance,
                     "walk_minutes": walk,
                 }
@@ -154,4 +153,8 @@ def report_json(report: Report, accept_language: str | None) -> dict[str, Any]:
         "share_covered": share,
         "share_basis": basis,
         "items": items,
+        "sites": [
+            {"site_id": str(site.id), "name": site.name, "kind": site.kind, "lat": site.lat, "lon": site.lon}
+            for site in report.sites
+        ],
     }

@@ -125,9 +125,16 @@ class DistrictsLoaded(Output):
     )
 
 
-class NearestSite(Output):
+class CountedSiteOut(Output):
     site_id: UUID
     name: LocalizedText
+    kind: SiteKind
+    lat: float
+    lon: float
+
+
+class NearestSite(Output):
+    site_id: UUID = Field(description="One of `sites` (listed once there, with its name, kind and place)")
     distance_m: float = Field(description="Straight-line metres from the cell centre (earthdistance sphere)")
     walk_minutes: int = Field(description="ceil(distance_m / 75)")
 
@@ -174,3 +181,6 @@ class DistrictsCoverageOut(Output):
     )
     share_basis: Literal["population", "cells"]
     items: list[DistrictCoverage] = Field(description="By code")
+    sites: list[CountedSiteOut] = Field(
+        description="The sites counted (of `kind` when given), each once: uncovered cells name their nearest by id"
+    )
