@@ -212,11 +212,20 @@ def main() -> None:
     print(f"{'':<46} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for row in rows:
         print(row.cells())
-    worst = max(
-        (percentile([1000 * x for x in r.latencies_s], 99) for r in rows if "(base URL)" in r.label and r.latencies_s),
-        default=float("nan"),
-    )
-    print(f"\nworst p99 through the base URL: {worst:.0f} ms (target < 200 ms)")
+
+    def worst_p99(prefix: str) -> float:
+        return max(
+            (
+                percentile([1000 * x for x in r.latencies_s], 99)
+                for r in rows
+                if r.label.startswith(prefix) and "(base URL)" in r.label and r.latencies_s
+            ),
+            default=float("nan"),
+        )
+
+    # The issue's target is the analytics'; coverage is reported (a whole city's map in one answer).
+    print(f"\nparticipation, worst p99 through the base URL: {worst_p99('participation'):.0f} ms (target < 200 ms)")
+    print(f"coverage by district, worst p99 through the base URL: {worst_p99('coverage'):.0f} ms (reported)")
 
 
 if __name__ == "__main__":

@@ -11,19 +11,11 @@ credited; the sessions' seat counters are set from the bookings, as booking keep
 
 import asyncpg
 
-ACTIVITY_KINDS = (
-    "course",
-    "workshop",
-    "lecture",
-    "forum",
-    "reading",
-    "exhibition",
-    "screening",
-    "performance",
-    "study_group",
-    "festival_event",
-)
-SITE_KINDS = ("library", "museum", "theatre", "cinema", "cultural_hall", "community_center", "school", "park")
+from services.catalog.models import ACTIVITY_KINDS
+from services.catalog.models import SITE_KINDS as CATALOG_SITE_KINDS
+
+# The generated sites are places (not `online`): sessions there are counted by district and site kind.
+SITE_KINDS = tuple(kind for kind in CATALOG_SITE_KINDS if kind != "online")
 PEOPLE = 80_000
 
 # Booking's copy of the catalog's sites (what `site.changed` brings; kept if already there).

@@ -53,6 +53,37 @@ async def test_a_lone_request_is_decided_at_once_and_newcomers_form_the_next_bat
     await queues.drain()
 
 
+async def test_a_request_tried_alone_holds_its_session_newcomers_queue_and_what_it_leaves_goes_first() -> None:
+    recorder = Recorder()
+    alone_release = asyncio.Event()
+    tried_alone: list[int] = []
+
+    async def decide_alone(request: int) -> int | None:
+        tried_alone.append(request)
+        await alone_release.wait()
+        return None if request % 2 == 0 else -request  # the one statement only decides odd requests
+
+    queues = SessionQueues[int, int](recorder.decide, max_batch=10, backlog_limit=100, decide_alone=decide_alone)
+    session = new_id()
+    alone_release.set()
+    assert await queues.submit(session, 1, may_go_alone=True) == -1  # decided alone: no batch at all
+    assert await queues.submit(session, 3) == 30  # not eligible: a batch of its own
+    assert recorder.batches == [[3]]
+    alone_release.clear()
+    even = asyncio.create_task(queues.submit(session, 2, may_go_alone=True))  # tried alone, left to a batch
+    await asyncio.sleep(0)
+    recorder.release.clear()
+    newcomers = [asyncio.create_task(queues.submit(session, n, may_go_alone=True)) for n in (5, 7)]
+    await asyncio.sleep(0.01)
+    assert tried_alone == [1, 2]  # while 2 was tried alone, 5 and 7 went to the session's queue
+    assert recorder.batches == [[3], [5, 7]]
+    alone_release.set()
+    recorder.release.set()
+    assert await asyncio.gather(even, *newcomers) == [20, 50, 70]
+    assert recorder.batches == [[3], [5, 7], [2]]
+    await queues.drain()
+
+
 async def test_past_the_backlog_limit_a_newcomer_gets_a_fast_503() -> None:
     recorder = Recorder()
     queues = SessionQueues[int, int](recorder.decide, max_batch=10, backlog_limit=2)

@@ -1,9 +1,10 @@
-"""A batch of bookings writes its `availability.changed` and `booking.*` outbox rows in one statement
-(`bookings.batch_statements`): pinned here to the rows `shared.events.outbox.Outbox.emit` writes, so the
-relay, the catalog and notify cannot tell them apart."""
+"""A booking's one statement (`bookings.at_once`) and a batch of bookings (`bookings.batch_statements`) write
+their `availability.changed` and `booking.*` outbox rows as SQL: pinned here to the rows
+`shared.events.outbox.Outbox.emit` writes, so the relay, the catalog and notify cannot tell them apart."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +14,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from services.booking.bookings.at_once import confirmed_body
 from services.booking.bookings.repository import BOOKING_COLUMNS, bookings
+from services.booking.bookings.schemas import BookingCreate, BookingOut, BookingStatus
 from services.booking.inventory.repository import Figures
 from services.booking.models import SCHEMA
 from services.booking.publishing import availability_changed, bookings_changed
@@ -106,6 +109,23 @@ async def test_a_booking_does_not_notify_while_events_are_already_due(
 
     assert await _notices_of(database_url, second_booking) == []
     assert await deliver_events() >= 1
+
+
+def test_the_one_statements_body_is_a_batchs_booking_out() -> None:
+    # `bookings.at_once` writes its response (also stored under the Idempotency-Key) without the model.
+    booking_id, session_id, person_id, now = new_id(), new_id(), new_id(), datetime.now(UTC)
+    body = confirmed_body(booking_id, BookingCreate(session_id=session_id, seats=2), person_id, "code", now)
+    expected = BookingOut(
+        id=booking_id,
+        session_id=session_id,
+        person_id=person_id,
+        organization_id=None,
+        seats=2,
+        status=BookingStatus.confirmed,
+        checkin_code="code",
+        created_at=now,
+    ).model_dump(mode="json")
+    assert list(body.items()) == list(expected.items())
 
 
 def _confirmed_count(apps: dict[str, FastAPI]) -> float:

@@ -11,23 +11,10 @@ from sqlalchemy import select
 
 from services.orgs.commands import grant_operator
 from services.orgs.models import audit_log, event_tables
+from tests.orgs.support import add_member, create_organization
 from tests.support import PASSWORD, Person, assert_problem, new_email, register_and_login
 
 AUDIT = "/v1/organizations/audit"
-
-
-async def _organization(client: httpx.AsyncClient, owner: Person) -> str:
-    body = {"name": {"zh-CN": "翠苑社区学校", "en": "Cuiyuan Community School"}, "kind": "community"}
-    response = await client.post("/v1/organizations", json=body, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    organization_id: str = response.json()["id"]
-    return organization_id
-
-
-async def _add(client: httpx.AsyncClient, organization_id: str, admin: Person, person: Person, role: str) -> None:
-    url = f"/v1/organizations/{organization_id}/members"
-    response = await client.post(url, json={"email": person.email, "role": role}, headers=admin.headers)
-    assert response.status_code == 201, response.text
 
 
 async def _entries(client: httpx.AsyncClient, reader: Person, **query: Any) -> list[dict[str, Any]]:
@@ -50,10 +37,10 @@ async def _operator(client: httpx.AsyncClient, database_url: str) -> Person:
 
 async def test_memberships_added_removed_and_left_are_audited(client: httpx.AsyncClient) -> None:
     owner, admin, member, leaver = [await register_and_login(client, new_email("m")) for _ in range(4)]
-    organization_id = await _organization(client, owner)
-    await _add(client, organization_id, owner, admin, "admin")
-    await _add(client, organization_id, admin, member, "member")
-    await _add(client, organization_id, admin, leaver, "coordinator")
+    organization_id = await create_organization(client, owner)
+    await add_member(client, organization_id, owner, admin, "admin")
+    await add_member(client, organization_id, admin, member, "member")
+    await add_member(client, organization_id, admin, leaver, "coordinator")
     members = f"/v1/organizations/{organization_id}/members"
     assert (await client.delete(f"{members}/{member.id}", headers=admin.headers)).status_code == 204
     assert (await client.delete(f"{members}/{leaver.id}", headers=leaver.headers)).status_code == 204
@@ -63,7 +50,7 @@ async def test_memberships_added_removed_and_left_are_audited(client: httpx.Asyn
     assert_problem(await client.delete(f"{members}/{owner.id}", headers=admin.headers), 409)
     again = await client.post(members, json={"email": admin.email, "role": "member"}, headers=owner.headers)
     assert_problem(again, 409)
-    await _add(client, organization_id, owner, member, "member")
+    await add_member(client, organization_id, owner, member, "member")
     assert_problem(await client.delete(f"{members}/{admin.id}", headers=member.headers), 403)
 
     entries = await _entries(client, admin, organization_id=organization_id)
@@ -103,7 +90,7 @@ async def test_invitations_and_join_requests_are_audited_without_addresses_or_to
     client: httpx.AsyncClient, apps: dict[str, FastAPI]
 ) -> None:
     owner, invitee, asker, refused = [await register_and_login(client, new_email("j")) for _ in range(4)]
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     invitations = f"/v1/organizations/{organization_id}/invitations"
     first = (
         await client.post(invitations, json={"email": invitee.email, "role": "member"}, headers=owner.headers)
@@ -149,9 +136,9 @@ async def test_invitations_and_join_requests_are_audited_without_addresses_or_to
 
 async def test_who_reads_the_orgs_trail(client: httpx.AsyncClient, database_url: str) -> None:
     owner, member, other_owner = [await register_and_login(client, new_email("r")) for _ in range(3)]
-    ours = await _organization(client, owner)
-    await _add(client, ours, owner, member, "coordinator")
-    theirs = await _organization(client, other_owner)
+    ours = await create_organization(client, owner)
+    await add_member(client, ours, owner, member, "coordinator")
+    theirs = await create_organization(client, other_owner)
     operator = await _operator(client, database_url)
 
     assert_problem(await client.get(AUDIT, params={"organization_id": ours}), 401)
@@ -177,10 +164,10 @@ async def test_an_erased_persons_entries_stay_under_a_random_id(
     client: httpx.AsyncClient, apps: dict[str, FastAPI]
 ) -> None:
     owner, erased = [await register_and_login(client, new_email("e")) for _ in range(2)]
-    organization_id = await _organization(client, owner)
-    await _add(client, organization_id, owner, erased, "admin")
-    theirs = await _organization(client, erased)
-    await _add(client, theirs, erased, owner, "member")
+    organization_id = await create_organization(client, owner)
+    await add_member(client, organization_id, owner, erased, "admin")
+    theirs = await create_organization(client, erased)
+    await add_member(client, theirs, erased, owner, "member")
     gone = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=erased.headers)
     assert gone.status_code == 204, gone.text
 

@@ -16,24 +16,11 @@ from sqlalchemy import select, text
 
 from services.orgs.models import event_tables
 from shared.events.outbox import Outbox
+from tests.orgs.support import add_member, create_organization
 from tests.support import PASSWORD, Person, assert_problem, new_email, register_and_login
 
 Deliver = Callable[[], Awaitable[int]]
 ACCEPT_URL = "/v1/organizations/invitations/accept"
-
-
-async def _organization(client: httpx.AsyncClient, owner: Person) -> str:
-    body = {"name": {"zh-CN": "翠苑社区学校", "en": "Cuiyuan Community School"}, "kind": "community"}
-    response = await client.post("/v1/organizations", json=body, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    organization_id: str = response.json()["id"]
-    return organization_id
-
-
-async def _add(client: httpx.AsyncClient, organization_id: str, admin: Person, person: Person, role: str) -> None:
-    url = f"/v1/organizations/{organization_id}/members"
-    response = await client.post(url, json={"email": person.email, "role": role}, headers=admin.headers)
-    assert response.status_code == 201, response.text
 
 
 async def _invite(
@@ -125,7 +112,7 @@ async def owner(client: httpx.AsyncClient) -> Person:
 async def test_an_invitation_answers_the_contract_and_its_token_travels_only_by_mail(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     before = datetime.now(UTC)
     response = await _invite(client, organization_id, owner, "Resident.Chen@Example.org", "coordinator")
     assert response.status_code == 201, response.text
@@ -159,7 +146,7 @@ async def test_an_invitation_answers_the_contract_and_its_token_travels_only_by_
 async def test_forty_residents_some_without_accounts_are_invited_and_listed_page_by_page(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     resident = await register_and_login(client, new_email("resident"))
     emails = [resident.email] + [new_email("newcomer") for _ in range(39)]
     for email in emails:
@@ -187,7 +174,7 @@ async def test_forty_residents_some_without_accounts_are_invited_and_listed_page
 async def test_accepting_makes_a_member_with_the_invited_role_once(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     invitee = await register_and_login(client, new_email("invitee"), "陈小红 Chen Xiaohong")
     invitation, token = await _invited(client, apps, organization_id, owner, invitee.email, "coordinator")
 
@@ -225,7 +212,7 @@ async def test_accepting_makes_a_member_with_the_invited_role_once(
 async def test_expired_revoked_superseded_and_unknown_tokens_are_refused(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     person = await register_and_login(client, new_email("late"))
 
     expired, expired_token = await _invited(client, apps, organization_id, owner, new_email("a"), "member")
@@ -268,7 +255,7 @@ async def test_expired_revoked_superseded_and_unknown_tokens_are_refused(
 async def test_two_people_presenting_one_token_at_once_make_one_member(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     _, token = await _invited(client, apps, organization_id, owner, new_email("shared"), "member")
     first, second = [await register_and_login(client, new_email("racer")) for _ in range(2)]
     responses = await asyncio.gather(_accept(client, first, token), _accept(client, second, token))
@@ -281,7 +268,7 @@ async def test_two_people_presenting_one_token_at_once_make_one_member(
 async def test_an_invitee_registers_through_the_invitation_and_lands_with_the_role(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     email = new_email("newcomer")
     _, token = await _invited(client, apps, organization_id, owner, email, "coordinator")
     body = {"email": email, "password": PASSWORD, "display_name": "新居民 New Resident", "invitation_token": token}
@@ -308,10 +295,10 @@ async def test_an_invitee_registers_through_the_invitation_and_lands_with_the_ro
 async def test_only_owners_and_admins_invite_and_never_as_owner(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     admin, coordinator, member, stranger = [await register_and_login(client, new_email()) for _ in range(4)]
     for person, role in ((admin, "admin"), (coordinator, "coordinator"), (member, "member")):
-        await _add(client, organization_id, owner, person, role)
+        await add_member(client, organization_id, owner, person, role)
     for person in (coordinator, member, stranger):
         assert_problem(await _invite(client, organization_id, person, new_email()), 403)
         assert_problem(
@@ -340,7 +327,7 @@ async def test_the_accept_route_is_not_read_as_an_organization(client: httpx.Asy
 async def test_a_join_request_is_accepted_with_a_role(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person, join_request_subscriber: None
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     requests_url = f"/v1/organizations/{organization_id}/join-requests"
     asker = await register_and_login(client, new_email("asker"), "李雷 Li Lei")
     asked = await client.post(requests_url, json={"message": "想参加读书会"}, headers=asker.headers)
@@ -389,7 +376,7 @@ async def test_a_join_request_is_accepted_with_a_role(
 async def test_a_join_request_is_refused_asked_again_and_withdrawn_only_by_its_requester(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person, join_request_subscriber: None
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     requests_url = f"/v1/organizations/{organization_id}/join-requests"
     asker, other = [await register_and_login(client, new_email()) for _ in range(2)]
     assert_problem(await client.post(requests_url, json={"message": "x" * 501}, headers=asker.headers), 422)
@@ -422,7 +409,7 @@ async def test_a_join_request_is_refused_asked_again_and_withdrawn_only_by_its_r
 async def test_joining_by_another_way_answers_a_pending_request(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     requests_url = f"/v1/organizations/{organization_id}/join-requests"
     asker = await register_and_login(client, new_email("asker"))
     request = (await client.post(requests_url, json={}, headers=asker.headers)).json()
@@ -439,12 +426,12 @@ async def test_joining_by_another_way_answers_a_pending_request(
 async def test_members_leave_on_their_own_admins_remove_and_the_owner_stays(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     members_url = f"/v1/organizations/{organization_id}/members"
     admin, leaver, removed = [await register_and_login(client, new_email()) for _ in range(3)]
-    await _add(client, organization_id, owner, admin, "admin")
-    await _add(client, organization_id, owner, leaver, "member")
-    await _add(client, organization_id, owner, removed, "coordinator")
+    await add_member(client, organization_id, owner, admin, "admin")
+    await add_member(client, organization_id, owner, leaver, "member")
+    await add_member(client, organization_id, owner, removed, "coordinator")
 
     assert_problem(await client.delete(f"{members_url}/{removed.id}", headers=leaver.headers), 403)
     assert (await client.delete(f"{members_url}/{leaver.id}", headers=leaver.headers)).status_code == 204
@@ -470,7 +457,7 @@ async def test_members_leave_on_their_own_admins_remove_and_the_owner_stays(
 async def test_membership_events_reach_their_subscribers(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person, deliver_events: Deliver
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     await _invited(client, apps, organization_id, owner, new_email("mail"), "member")
     assert await deliver_events() >= 2
     outbox = event_tables.outbox
@@ -489,14 +476,14 @@ async def test_membership_events_reach_their_subscribers(
 async def test_erasure_deletes_invitations_to_their_address_and_export_shows_them(
     client: httpx.AsyncClient, apps: dict[str, FastAPI], owner: Person
 ) -> None:
-    organization_id = await _organization(client, owner)
+    organization_id = await create_organization(client, owner)
     person = await register_and_login(client, new_email("private"))
     other_owner = await register_and_login(client, new_email("other"))
-    other_organization = await _organization(client, other_owner)
+    other_organization = await create_organization(client, other_owner)
     _, token = await _invited(client, apps, organization_id, owner, person.email, "member")
     assert (await _accept(client, person, token)).status_code == 200
     await _invited(client, apps, other_organization, other_owner, person.email.upper(), "admin")  # still open
-    third = await _organization(client, other_owner)
+    third = await create_organization(client, other_owner)
     asked = await client.post(
         f"/v1/organizations/{third}/join-requests", json={"message": "请加我"}, headers=person.headers
     )
@@ -512,7 +499,7 @@ async def test_erasure_deletes_invitations_to_their_address_and_export_shows_the
     ]
 
     # The person also invited someone as an admin of their own organization: the mail goes out unsigned.
-    own = await _organization(client, person)
+    own = await create_organization(client, person)
     await _invited(client, apps, own, person, new_email("guest"), "member")
 
     erased = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=person.headers)

@@ -9,6 +9,11 @@ at once (no waiting for company), and under load each batch is what arrived whil
 being decided. Sessions never wait for each other: each has its own worker. Several replicas each batch
 their own requests; the session's row lock serializes their batches.
 
+A request the session's worker would decide alone (no queue for its session, nothing else of it in flight
+here) may first be tried by `decide_alone`, one cheaper statement that only ever confirms
+(`bookings.at_once`); whatever it does not decide joins the front of its session's queue. While it runs,
+newcomers for the session queue, so a burst is batched from its second request on.
+
 A request waits for its answer shielded: a client that goes away cancels its request's task, not the
 decision, which is made (and stored under its Idempotency-Key) all the same. Once `backlog_limit` requests
 for a session are queued, a newcomer is refused at once (503 with Retry-After) instead of waiting past any
@@ -18,7 +23,7 @@ HTTP timeout.
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import structlog
@@ -42,28 +47,61 @@ class SessionQueues(Generic[Request, Answer]):
         *,
         max_batch: int,
         backlog_limit: int,
+        decide_alone: Callable[[Request], Awaitable[Answer | None]] | None = None,
     ) -> None:
         self._decide = decide
+        self._decide_alone = decide_alone
+        # Sessions with a request being tried alone right now.
+        self._alone: set[UUID] = set()
         self._max_batch = max_batch
         self._backlog_limit = backlog_limit
         self._queues: dict[UUID, deque[tuple[Request, asyncio.Future[Answer]]]] = {}
-        self._workers: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[Any]] = set()
 
-    async def submit(self, session_id: UUID, request: Request) -> Answer:
+    async def submit(self, session_id: UUID, request: Request, *, may_go_alone: bool = False) -> Answer:
+        if (
+            may_go_alone
+            and self._decide_alone is not None
+            and session_id not in self._queues
+            and session_id not in self._alone
+        ):
+            self._alone.add(session_id)
+            alone = asyncio.create_task(self._alone_then_queued(session_id, request))
+            self._workers.add(alone)
+            alone.add_done_callback(self._workers.discard)
+            return await asyncio.shield(alone)
+        return await asyncio.shield(self._enqueue(session_id, request))
+
+    async def _alone_then_queued(self, session_id: UUID, request: Request) -> Answer:
+        assert self._decide_alone is not None
+        try:
+            answer = await self._decide_alone(request)
+        finally:
+            self._alone.discard(session_id)
+        if answer is not None:
+            return answer
+        return await self._enqueue(session_id, request, first=True)
+
+    def _enqueue(self, session_id: UUID, request: Request, *, first: bool = False) -> asyncio.Future[Answer]:
+        """Queue the request (at the front with `first`: it arrived before whatever queued while it was tried
+        alone), starting the session's worker if it has none; the backlog limit applies to newcomers."""
         queue = self._queues.get(session_id)
         if queue is None:
             queue = self._queues[session_id] = deque()
             worker = asyncio.create_task(self._work(session_id, queue), name=f"booking-batches-{session_id}")
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-        elif len(queue) >= self._backlog_limit:
+        elif len(queue) >= self._backlog_limit and not first:
             raise ServiceUnavailable(
                 "Too many booking requests for this session right now; try again shortly",
                 retry_after_s=BACKLOG_RETRY_AFTER_S,
             )
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        queue.append((request, answer))
-        return await asyncio.shield(answer)
+        if first:
+            queue.appendleft((request, answer))
+        else:
+            queue.append((request, answer))
+        return answer
 
     async def drain(self) -> None:
         """Until every queued request is answered (at shutdown)."""

@@ -1,5 +1,8 @@
 """POST /v1/bookings: every request is decided in a batch with the other requests for its session that are
-waiting at the time (`bookings.batcher` forms the batches), in one transaction per batch:
+waiting at the time (`bookings.batcher` forms the batches), in one transaction per batch. (A person's own
+standard seats for a session nobody else is booking through this process at that moment are first tried
+in one statement that only confirms (`bookings.at_once`): cheaper than a batch's transaction, which then
+decides whatever that statement leaves.) A batch:
 
 1. lock the session's inventory row (SELECT ... FOR UPDATE): until commit no other batch, replica or
    cancellation changes its seats;
@@ -43,6 +46,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from services.booking.bookings import at_once
 from services.booking.bookings.batch_statements import BatchStatements, Claim, Event
 from services.booking.bookings.batcher import SessionQueues
 from services.booking.bookings.repository import new_checkin_code
@@ -101,6 +105,7 @@ async def booking_queues(state: Any, settings: BookingSettings) -> AsyncIterator
         partial(decide_batch, state),
         max_batch=settings.batch_max_requests,
         backlog_limit=settings.session_backlog_limit,
+        decide_alone=partial(_decide_alone, state),
     )
     try:
         yield
@@ -110,10 +115,16 @@ async def booking_queues(state: Any, settings: BookingSettings) -> AsyncIterator
 
 async def submit(state: Any, request: BookingRequest) -> idempotency.StoredResponse:
     """Queue the request for its session's next batch and wait for its answer (see `bookings.batcher`)."""
-    answer: Answer = await state.booking_queues.submit(request.body.session_id, request)
+    answer: Answer = await state.booking_queues.submit(
+        request.body.session_id, request, may_go_alone=at_once.eligible(request.body)
+    )
     if isinstance(answer, AppError):
         raise answer.with_traceback(None)  # a batch-wide problem is one object shared by its requests
     return answer
+
+
+async def _decide_alone(state: Any, request: BookingRequest) -> Answer | None:
+    return await at_once.book_at_once(state, request.person_id, request.body, request.key, request.fingerprint)
 
 
 async def decide_batch(state: Any, session_id: UUID, requests: Sequence[BookingRequest]) -> list[Answer]:

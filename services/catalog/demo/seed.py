@@ -53,6 +53,15 @@ def load_demo_data() -> dict[str, Any]:
     return data
 
 
+def _catalog_outbox(subscriptions: dict[str, list[str]] | None) -> Outbox:
+    """The catalog's outbox, with `subscriptions` or else the catalog's configured ones."""
+    return Outbox(
+        event_tables,
+        producer=SCHEMA,
+        subscriptions=subscriptions if subscriptions is not None else CatalogSettings().event_subscriptions,
+    )
+
+
 @dataclass
 class _Seeding:
     db: AsyncSession
@@ -198,11 +207,7 @@ async def seed_catalog(
     how many rows of each kind were added (zeros when it was already there). `today` (Asia/Shanghai)
     anchors the series and the eight weeks of sessions."""
     engine = create_async_engine(async_url(database_url))
-    outbox = Outbox(
-        event_tables,
-        producer=SCHEMA,
-        subscriptions=subscriptions if subscriptions is not None else CatalogSettings().event_subscriptions,
-    )
+    outbox = _catalog_outbox(subscriptions)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False, autoflush=False).begin() as db:
             seeding = _Seeding(db=db, outbox=outbox, today=today or datetime.now(CITY_ZONE).date())
@@ -293,11 +298,7 @@ async def seed_history(
     """The past sessions of the demo city's activities (after `seed_catalog`; one transaction): adds the
     missing ones and returns every one of them. `today` (Asia/Shanghai): the history ends the day before."""
     engine = create_async_engine(async_url(database_url))
-    outbox = Outbox(
-        event_tables,
-        producer=SCHEMA,
-        subscriptions=subscriptions if subscriptions is not None else CatalogSettings().event_subscriptions,
-    )
+    outbox = _catalog_outbox(subscriptions)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False, autoflush=False).begin() as db:
             seeding = _Seeding(db=db, outbox=outbox, today=today or datetime.now(CITY_ZONE).date())
