@@ -132,6 +132,21 @@ async def test_a_polygon_assigns_sites_and_a_site_on_the_shared_edge_goes_to_the
     assert renamed["sites_changed"] == 2
     assert (await outbox_rows(east_site["id"]))[-1].payload["district_name"] == {"und": "东区"}
     assert len(await outbox_rows()) == before + 2
+    # The operator's loads are in the catalog's audit trail: two districts created, one renamed (the
+    # identical reload recorded nothing).
+    operator = catalog.team["operator"]
+    trail = await client.get("/v1/activities/audit", params={"entity_type": "district"}, headers=operator.headers)
+    assert trail.status_code == 200, trail.text
+    entries = trail.json()["items"]
+    assert (entries[0]["action"], entries[0]["after"]["code"]) == ("district.updated", "A-east")
+    assert sorted((e["action"], e["after"]["code"]) for e in entries[1:]) == [
+        ("district.created", "A-east"),
+        ("district.created", "B-west"),
+    ]
+    renaming = entries[0]
+    assert renaming["actor_id"] == str(operator.id) and renaming["actor_is_operator"] is True
+    assert renaming["before"]["name"] == {"zh-CN": "A-east区", "en": "District A-east"}
+    assert renaming["after"]["name"] == {"und": "东区"} and renaming["after"]["boundary_changed"] is False
 
     # A site created now is created in its district (and booking hears of it).
     later_site = await catalog.site(lat=30.22, lon=120.11)

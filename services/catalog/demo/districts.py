@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.districts.schemas import DistrictCollection
 from services.catalog.districts.service import load_districts
+from shared import audit
 from shared.events.outbox import Outbox
 
 DISTRICTS_FILE = Path(__file__).with_name("hangzhou_districts.geojson")
@@ -20,5 +21,5 @@ def demo_districts() -> DistrictCollection:
 
 async def seed_districts(db: AsyncSession, outbox: Outbox) -> int:
     """Upsert the demo districts (a second run changes nothing); returns how many there are."""
-    loaded = await load_districts(db, outbox, demo_districts(), None)
+    loaded = await load_districts(db, outbox, demo_districts(), None, actor=audit.COMMAND_LINE)
     return len(loaded.items)

@@ -9,6 +9,7 @@ from services.catalog.districts.report import build_report, report_json
 from services.catalog.districts.schemas import DistrictCode, DistrictCollection, DistrictsCoverageOut, DistrictsLoaded
 from services.catalog.geo import DEFAULT_WALK_MINUTES, WalkMinutes
 from services.catalog.sites.schemas import SiteKind
+from shared import audit
 from shared.auth import CurrentPerson, Principal
 from shared.db import SessionDep
 from shared.errors import AppError, Forbidden, problem_responses
@@ -55,12 +56,12 @@ Operator = Annotated[Principal, Depends(_operator)]
 )
 async def load_districts(
     body: DistrictCollection,
-    _: Operator,
+    operator: Operator,
     db: SessionDep,
     outbox: OutboxDep,
     accept_language: AcceptLanguage = None,
 ) -> DistrictsLoaded:
-    return await service.load_districts(db, outbox, body, accept_language)
+    return await service.load_districts(db, outbox, body, accept_language, actor=audit.Actor.of(operator))
 
 
 def _preferred(accept: str | None) -> str:

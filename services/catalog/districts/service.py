@@ -22,7 +22,8 @@ from services.catalog.districts.geometry import (
 )
 from services.catalog.districts.repository import DistrictRepository, SitePoint, SitePointRepository
 from services.catalog.districts.schemas import DistrictCollection, DistrictOut, DistrictsLoaded
-from services.catalog.models import District, Site
+from services.catalog.models import District, Site, audit_log
+from shared import audit
 from shared.errors import Unprocessable
 from shared.events.outbox import Outbox
 from shared.events.schemas import SiteSnapshot
@@ -92,10 +93,11 @@ def _check_codes(body: DistrictCollection) -> None:
 
 
 async def load_districts(
-    db: AsyncSession, outbox: Outbox, body: DistrictCollection, accept_language: str | None
+    db: AsyncSession, outbox: Outbox, body: DistrictCollection, accept_language: str | None, *, actor: audit.Actor
 ) -> DistrictsLoaded:
     """Validate every feature (nothing is written unless all are valid), upsert them by code, then re-decide
-    every site's district and tell booking about each change."""
+    every site's district and tell booking about each change. Each new or changed district is audited (its
+    figures, not its boundary: the trail keeps who loaded what, the districts table keeps the shape)."""
     _check_codes(body)
     cleaned = [
         clean_geometry(feature.geometry.model_dump(), pointer=f"/body/features/{index}/geometry")
@@ -123,17 +125,54 @@ async def load_districts(
             district = District(id=new_id(), code=properties.code, **values)
             await repository.add(district)
             upserted.append(_Upserted(district, relabelled=False))
+            await _audit(db, actor, "district.created", district, None, _audited(district))
             continue
         relabelled = district.name != values["name"] or district.urban != values["urban"]
+        before, reshaped = _audited(district), district.boundary != values["boundary"]
         for field, value in values.items():
             if getattr(district, field) != value:  # unchanged districts keep their updated_at
                 setattr(district, field, value)
+        after = _audited(district)
+        if after != before or reshaped:
+            await _audit(db, actor, "district.updated", district, before, after | {"boundary_changed": reshaped})
         upserted.append(_Upserted(district, relabelled=relabelled))
     await db.flush()
     forget_shapes()
     changed = await reassign_sites(db, outbox, relabelled={item.district.id for item in upserted if item.relabelled})
     items = sorted((item.district for item in upserted), key=lambda d: d.code)
     return DistrictsLoaded(items=[district_out(d, accept_language) for d in items], sites_changed=changed)
+
+
+def _audited(district: District) -> dict[str, object]:
+    return {
+        "code": district.code,
+        "name": district.name,
+        "urban": district.urban,
+        "population": district.population,
+        "area_m2": round(district.area_m2, 1),
+        "bbox": [district.min_lon, district.min_lat, district.max_lon, district.max_lat],
+    }
+
+
+async def _audit(
+    db: AsyncSession,
+    actor: audit.Actor,
+    action: str,
+    district: District,
+    before: dict[str, object] | None,
+    after: dict[str, object],
+) -> None:
+    await audit.record(
+        db,
+        audit_log,
+        actor=actor,
+        action=action,
+        entity_type="district",
+        entity_id=district.id,
+        organization_id=None,
+        before=before,
+        after=after,
+    )
 
 
 async def reassign_sites(db: AsyncSession, outbox: Outbox, *, relabelled: set[UUID] | None = None) -> int:
