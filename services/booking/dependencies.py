@@ -33,7 +33,6 @@ class Collaborators:
 
 
 def collaborators(request: Request, principal: Principal, session: AsyncSession) -> Collaborators:
-    """For an endpoint that opens its unit of work itself (see POST /v1/bookings)."""
     state = request.app.state
     settings: BookingSettings = state.settings
     return Collaborators(

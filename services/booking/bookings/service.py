@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking.bookings import access as bola
@@ -26,8 +25,6 @@ from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.schemas import BookingCause
 from shared.pagination import Page, PageParams
 from shared.repository import paginate
-
-logger = structlog.get_logger(__name__)
 
 BOOKING_NOT_FOUND = "Booking not found"
 NO_CHECKIN_CODE = {

@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from sqlalchemy import Double, exists, func, literal, select
+from sqlalchemy import Double, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.geo import within_walk_between
@@ -25,14 +25,19 @@ async def cell_coverage(
 ) -> list[tuple[float, float, bool]]:
     """(lat, lon, covered) of every cell centre, ordered by lat, lon: one statement, each cell an indexed
     EXISTS (earth_box on the sites' GiST index, then the exact distance)."""
-    row = func.generate_series(0, grid.rows - 1).column_valued("r")
-    col = func.generate_series(0, grid.cols - 1).column_valued("c")
-    cells = select(
-        row.label("r"),
-        col.label("c"),
-        (literal(grid.min_lat, Double) + (row + 0.5) * literal(grid.lat_step, Double)).label("lat"),
-        (literal(grid.min_lon, Double) + (col + 0.5) * literal(grid.lon_step, Double)).label("lon"),
-    ).cte("cells")
+    rows = func.generate_series(0, grid.rows - 1).table_valued("r").render_derived()
+    cols = func.generate_series(0, grid.cols - 1).table_valued("c").render_derived()
+    row, col = rows.c.r, cols.c.c
+    cells = (
+        select(
+            row.label("r"),
+            col.label("c"),
+            (literal(grid.min_lat, Double) + (row + 0.5) * literal(grid.lat_step, Double)).label("lat"),
+            (literal(grid.min_lon, Double) + (col + 0.5) * literal(grid.lon_step, Double)).label("lon"),
+        )
+        .select_from(rows.join(cols, true()))  # every row with every column: the grid
+        .cte("cells")
+    )
     site_kind = Site.kind == kind if kind is not None else Site.kind != "online"
     covered = exists().where(within_walk_between(cells.c.lat, cells.c.lon, walk_minutes, Site.lat, Site.lon), site_kind)
     statement = select(cells.c.lat, cells.c.lon, covered.label("covered")).order_by(cells.c.r, cells.c.c)
