@@ -65,11 +65,9 @@ class ServiceSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default=[], validation_alias="LEARNCITY_CORS_ORIGINS")
     relay_enabled: bool = True
     relay_poll_interval_s: float = 1.0
-    # Rows claimed per relay round, and events per delivery request (`POST /internal/v1/events`, at most 1000;
-    # 1 sends each event alone). Under load a round's cost is mostly per request, not per event: at the system
-    # bench's saturation, 1000/500 halved notify's notice lag against 100/100 (bench/README.md).
-    relay_batch_size: int = 1000
-    relay_delivery_batch: int = 500
+    relay_batch_size: int = 100
+    # Events per delivery request (`POST /internal/v1/events`), at most 1000; 1 sends each event alone.
+    relay_delivery_batch: int = 100
     # While events keep coming, a relay round starts at most this often, so they travel in fuller batches.
     relay_linger_s: float = 0.1
     relay_max_attempts: int = 10
