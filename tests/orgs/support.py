@@ -4,9 +4,11 @@ import httpx
 
 from tests.support import Person
 
+CUIYUAN = {"zh-CN": "翠苑社区学校", "en": "Cuiyuan Community School"}
 
-async def create_organization(client: httpx.AsyncClient, owner: Person) -> str:
-    body = {"name": {"zh-CN": "翠苑社区学校", "en": "Cuiyuan Community School"}, "kind": "community"}
+
+async def create_organization(client: httpx.AsyncClient, owner: Person, name: dict[str, str] = CUIYUAN) -> str:
+    body = {"name": name, "kind": "community"}
     response = await client.post("/v1/organizations", json=body, headers=owner.headers)
     assert response.status_code == 201, response.text
     organization_id: str = response.json()["id"]

@@ -17,23 +17,14 @@ from services.orgs.dependencies import person_exports
 from services.orgs.models import event_tables
 from services.orgs.peers import PersonExports
 from shared.clients import ServiceClient
+from tests.orgs.support import add_member, create_organization
 from tests.support import PASSWORD, Person, assert_problem, new_email, register_and_login
 
 Deliver = Callable[[], Awaitable[int]]
 
 
-async def _organization(client: httpx.AsyncClient, owner: Person, name: str) -> str:
-    body = {"name": {"zh-CN": f"{name}社区", "en": f"{name} Community"}, "kind": "community"}
-    response = await client.post("/v1/organizations", json=body, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    organization_id: str = response.json()["id"]
-    return organization_id
-
-
-async def _join(client: httpx.AsyncClient, admin: Person, organization_id: str, member: Person, role: str) -> None:
-    url = f"/v1/organizations/{organization_id}/members"
-    response = await client.post(url, json={"email": member.email, "role": role}, headers=admin.headers)
-    assert response.status_code == 201, response.text
+def _community(name: str) -> dict[str, str]:
+    return {"zh-CN": f"{name}社区", "en": f"{name} Community"}
 
 
 async def _erase(client: httpx.AsyncClient, person: Person, password: str = PASSWORD) -> httpx.Response:
@@ -74,10 +65,10 @@ async def test_the_export_is_one_document_of_every_service(client: httpx.AsyncCl
     assert response.status_code == 201, response.text
     token = (await _sign_in(client, response.json()["email"])).json()["access_token"]
     person = Person(id=response.json()["id"], email=response.json()["email"], token=token)
-    owned = await _organization(client, person, "翠苑")
+    owned = await create_organization(client, person, _community("翠苑"))
     host = await register_and_login(client, new_email("host"))
-    joined = await _organization(client, host, "湖滨")
-    await _join(client, host, joined, person, "coordinator")
+    joined = await create_organization(client, host, _community("湖滨"))
+    await add_member(client, joined, host, person, "coordinator")
 
     exported = await client.get("/v1/me/export", headers=person.headers)
     assert exported.status_code == 200, exported.text
@@ -163,11 +154,11 @@ async def test_erasure_ends_the_account_and_leaves_no_orgs_row_naming_the_person
 ) -> None:
     person = await register_and_login(client, new_email("erased"), "将被删除 To Be Erased")
     tokens = (await _sign_in(client, person.email)).json()
-    owned = await _organization(client, person, "北山")
+    owned = await create_organization(client, person, _community("北山"))
     host = await register_and_login(client, new_email("host"))
-    joined = await _organization(client, host, "西溪")
-    await _join(client, host, joined, person, "admin")
-    await _join(client, person, owned, host, "admin")
+    joined = await create_organization(client, host, _community("西溪"))
+    await add_member(client, joined, host, person, "admin")
+    await add_member(client, owned, person, host, "admin")
     assert_problem(await _sign_in(client, person.email, "a wrong guess"), 401)  # a throttle row
     assert await _rows_naming(apps, person.id, person.email)  # the check below can see the person
 

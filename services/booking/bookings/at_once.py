@@ -33,9 +33,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from services.booking.bookings.repository import new_checkin_code
 from services.booking.bookings.schemas import BookingCreate
 from services.booking.idempotency import service as idempotency
-from services.booking.inventory.repository import SeatPool
+from services.booking.idempotency.repository import replace_expired_record
+from services.booking.inventory.repository import FIGURE_NAMES, SeatPool
 from services.booking.limits import service as limits
-from services.booking.models import ACTIVE_STATUSES, SCHEMA
+from services.booking.limits.repository import active_bookings_held
+from services.booking.models import SCHEMA
 from services.booking.publishing import BOOKING_EVENT_TYPES
 from services.booking.settings import BookingSettings
 from shared.db import utcnow
@@ -58,11 +60,8 @@ COUNT_REQUEST_SQL = """
         requests = CASE WHEN r.window_started_at > :window_start THEN r.requests + 1 ELSE 1 END,
         window_started_at = CASE WHEN r.window_started_at > :window_start THEN r.window_started_at ELSE :now END
     RETURNING r.requests, r.window_started_at"""
-# What the two one-statement paths return of the session's row: its figures (see `Figures`) and end.
-_FIGURES_RETURNED = (
-    "session_id, capacity, confirmed_seats, waitlist_length, accessible_capacity, accessible_confirmed, "
-    "online_capacity, online_confirmed, accessible_waitlist, online_waitlist"
-)
+# What the statement returns of the session's row: its figures (see `Figures`).
+_FIGURES_RETURNED = ", ".join(FIGURE_NAMES)
 # The standard pool's waitlisted bookings, on the inventory row (the other pools keep count of theirs).
 _STANDARD_WAITING = "waitlist_length - accessible_waitlist - online_waitlist"
 
@@ -71,15 +70,7 @@ _STANDARD_WAITING = "waitlist_length - accessible_waitlist - online_waitlist"
 _BOOKABLE = """status = 'scheduled' AND starts_at > :now
     AND (booking_opens_at IS NULL OR booking_opens_at <= :now)
     AND (booking_closes_at IS NULL OR booking_closes_at > :now)"""
-_ACTIVE = ", ".join(repr(status) for status in ACTIVE_STATUSES)
-# The person's active bookings (confirmed or waitlisted, session not ended), counted up to :max_active: the
-# limit only asks whether they reach it. One range scan of `ix_bookings_active_person`, no join to the
-# sessions: a booking carries its session's end (`session_ends_at`).
-_ACTIVE_HELD = f"""(SELECT count(*) FROM (
-                SELECT 1 FROM booking.bookings
-                WHERE person_id = :person_id AND status IN ({_ACTIVE}) AND block_id IS NULL
-                    AND session_ends_at > :now
-                LIMIT :max_active) AS held)"""
+_ACTIVE_HELD = active_bookings_held(":person_id", ":now", ":max_active")
 # The person's limit: :max_active, or less while their no-shows restrict them (see `Restriction`).
 _MAX_ACTIVE = """LEAST(:max_active, COALESCE((SELECT max_active FROM booking.restrictions
                 WHERE person_id = :person_id AND restricted_until > :now), :max_active))"""
@@ -175,14 +166,11 @@ _CONFIRMED_OUTBOX = (
     AVAILABILITY_OUTBOX_CTES + CONFIRMED_OUTBOX_CTES + outbox_notice("availability_events", "confirmed_events")
 )
 # Stores the key's record and response; an expired record of the key is replaced.
-_REMEMBER = """remembered AS (
+_REMEMBER = f"""remembered AS (
         INSERT INTO booking.idempotency_keys AS k
             (person_id, key, request_hash, response_status, response_body, created_at, expires_at)
-        SELECT :person_id, :key, :request_hash, :status, {body}, :now, :expires_at FROM {source}
-        ON CONFLICT (person_id, key) DO UPDATE SET
-            request_hash = excluded.request_hash, response_status = excluded.response_status,
-            response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
-        WHERE k.expires_at <= :now
+        SELECT :person_id, :key, :request_hash, :status, :body, :now, :expires_at FROM booked
+        {replace_expired_record(":now")}
         RETURNING k.person_id
     )"""
 _CONFIRM_AT_ONCE_SQL = f"""
@@ -204,7 +192,7 @@ _CONFIRM_AT_ONCE_SQL = f"""
             ends_at
         FROM figures
         RETURNING id, session_id, person_id, organization_id, seats, checkin_code
-    ), {_REMEMBER.format(body=":body", source="booked")}{_CONFIRMED_OUTBOX}, outcome AS (
+    ), {_REMEMBER}{_CONFIRMED_OUTBOX}, outcome AS (
         SELECT admitted.requests, admitted.window_started_at,
             (SELECT requests FROM booking.rate_windows
              WHERE person_id = :person_id AND window_started_at > :window_start) AS requests_in_snapshot,

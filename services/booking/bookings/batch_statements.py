@@ -12,8 +12,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.booking.idempotency.repository import Remembered
+from services.booking.idempotency.repository import Remembered, replace_expired_record
 from services.booking.inventory.repository import FIGURE_NAMES, Figures
+from services.booking.limits.repository import active_bookings_held
 from services.booking.lines.repository import Assignment
 from shared.ids import new_id
 
@@ -47,13 +48,9 @@ _CLAIM = """
 # What each request's decision depends on, read after the locks (so whatever committed before is seen): its
 # key's unexpired record, its person's active bookings (confirmed or waitlisted, session not ended; their
 # own and their blocks, counted up to $4, the limit) and no-show restriction.
-_READ = """
+_READ = f"""
     SELECT k.request_hash, k.response_status, k.response_body,
-        (SELECT count(*) FROM (
-            SELECT FROM booking.bookings b
-            WHERE b.person_id = a.person_id AND b.status IN ('confirmed', 'waitlisted') AND b.block_id IS NULL
-                AND b.session_ends_at > $3
-            LIMIT $4) AS held) AS active_bookings,
+        {active_bookings_held("a.person_id", "$3", "$4")} AS active_bookings,
         x.max_active AS restricted_max_active, x.no_shows, x.restricted_until
     FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS a(person_id, key, position)
     LEFT JOIN booking.idempotency_keys k ON k.person_id = a.person_id AND k.key = a.key AND k.expires_at > $3
@@ -93,14 +90,11 @@ _INSERT_ASSIGNMENTS = """
         (id, block_id, line_id, action, person_id, previous_person_id, by_person_id, at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
 # A new key's record; an expired record of the key is replaced.
-_REMEMBER = """
+_REMEMBER = f"""
     INSERT INTO booking.idempotency_keys AS k
         (person_id, key, request_hash, response_status, response_body, created_at, expires_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (person_id, key) DO UPDATE SET
-        request_hash = excluded.request_hash, response_status = excluded.response_status,
-        response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
-    WHERE k.expires_at <= $6"""
+    {replace_expired_record("$6")}"""
 # The rows `Outbox.emit` writes, for events of distinct aggregates: each aggregate's next sequence, one row per
 # subscriber ($2..$6: one element per row), and the NOTIFY that wakes the relay at commit. Only when no event
 # is due already: then the relay is idle and this wakes it; while events are due it is at work and looks

@@ -12,6 +12,15 @@ idempotency_keys = table_of(IdempotencyKey)
 _k = idempotency_keys.c
 
 
+def replace_expired_record(now: str) -> str:
+    """SQL that ends an `INSERT INTO booking.idempotency_keys AS k ...`: a key's expired record is replaced,
+    an unexpired one kept (the insert then stores nothing). `now`: an SQL expression."""
+    return f"""ON CONFLICT (person_id, key) DO UPDATE SET
+            request_hash = excluded.request_hash, response_status = excluded.response_status,
+            response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
+        WHERE k.expires_at <= {now}"""
+
+
 @dataclass(frozen=True, slots=True)
 class Remembered:
     """A key's record: who, which key, the request's fingerprint and the response to replay."""
